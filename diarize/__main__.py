@@ -1,0 +1,3 @@
+from diarize.cli import main
+
+main()

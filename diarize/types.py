@@ -1,0 +1,407 @@
+"""The records that pass between pipeline stages.
+
+Every record is a frozen dataclass with an explicit ``to_dict``/``from_dict`` pair; stages return new records and
+never edit their inputs. All times are seconds (float) on the ORIGINAL media timeline: a stage that works on
+trimmed or chunked audio maps its times back before it returns.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from fractions import Fraction
+from typing import Any, Mapping
+
+import numpy as np
+
+__all__ = [
+    "SAMPLE_RATE",
+    "SCHEMA",
+    "Audio",
+    "Diarization",
+    "MediaInfo",
+    "Provenance",
+    "Result",
+    "Segment",
+    "Span",
+    "SpeakerTurn",
+    "Transcript",
+    "VideoInfo",
+    "Word",
+]
+
+SAMPLE_RATE = 16_000
+"""Sample rate of every decoded :class:`Audio` (Hz)."""
+
+SCHEMA = "diarize/1"
+"""Version tag of the canonical JSON form of a :class:`Result`."""
+
+
+def _opt_float(value: Any) -> float | None:
+    return None if value is None else float(value)
+
+
+@dataclass(frozen=True, slots=True)
+class Span:
+    """A half-open time interval ``[start, end)`` in seconds."""
+
+    start: float
+    end: float
+
+    @property
+    def duration(self) -> float:
+        return self.end - self.start
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"start": self.start, "end": self.end}
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> Span:
+        return cls(start=float(d["start"]), end=float(d["end"]))
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    """The picture stream of a video file.
+
+    ``fps`` is the container's exact rational rate (e.g. ``Fraction(30000, 1001)``), never rounded. For
+    variable-frame-rate video ``frame_times`` holds each frame's presentation time (s, first frame at its own pts);
+    for constant-rate video it is ``None`` and frame ``i`` is presented at ``start_time + i / fps``.
+    """
+
+    fps: Fraction
+    n_frames: int
+    width: int
+    height: int
+    duration: float
+    codec: str
+    start_time: float = 0.0
+    variable_frame_rate: bool = False
+    frame_times: tuple[float, ...] | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        d: dict[str, Any] = {
+            "fps": f"{self.fps.numerator}/{self.fps.denominator}",
+            "fps_float": float(self.fps),
+            "n_frames": self.n_frames,
+            "width": self.width,
+            "height": self.height,
+            "duration": self.duration,
+            "codec": self.codec,
+            "start_time": self.start_time,
+            "variable_frame_rate": self.variable_frame_rate,
+        }
+        if self.frame_times is not None:
+            d["frame_times"] = list(self.frame_times)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> VideoInfo:
+        times = d.get("frame_times")
+        return cls(
+            fps=Fraction(str(d["fps"])),
+            n_frames=int(d["n_frames"]),
+            width=int(d["width"]),
+            height=int(d["height"]),
+            duration=float(d["duration"]),
+            codec=str(d["codec"]),
+            start_time=float(d.get("start_time", 0.0)),
+            variable_frame_rate=bool(d.get("variable_frame_rate", False)),
+            frame_times=None if times is None else tuple(float(t) for t in times),
+        )
+
+
+@dataclass(frozen=True)
+class MediaInfo:
+    """What the decoder found in a media file, before conversion to 16 kHz mono."""
+
+    path: str
+    duration: float
+    sample_rate: int
+    channels: int
+    codec: str
+    container: str
+    video: VideoInfo | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "path": self.path,
+            "duration": self.duration,
+            "sample_rate": self.sample_rate,
+            "channels": self.channels,
+            "codec": self.codec,
+            "container": self.container,
+            "video": None if self.video is None else self.video.to_dict(),
+        }
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> MediaInfo:
+        video = d.get("video")
+        return cls(
+            path=str(d["path"]),
+            duration=float(d["duration"]),
+            sample_rate=int(d["sample_rate"]),
+            channels=int(d["channels"]),
+            codec=str(d.get("codec", "")),
+            container=str(d.get("container", "")),
+            video=None if video is None else VideoInfo.from_dict(video),
+        )
+
+
+@dataclass(frozen=True, eq=False)
+class Audio:
+    """Decoded audio: 16 kHz mono float32 samples and where they came from."""
+
+    samples: np.ndarray  # shape: (num_samples,), float32 in [-1, 1]
+    info: MediaInfo
+    sample_rate: int = SAMPLE_RATE
+
+    @property
+    def duration(self) -> float:
+        return len(self.samples) / self.sample_rate
+
+    def slice(self, start: float, end: float) -> np.ndarray:
+        """Samples of ``[start, end)`` seconds, clamped to the audio."""
+        lo = max(0, int(round(start * self.sample_rate)))
+        hi = min(len(self.samples), int(round(end * self.sample_rate)))
+        return self.samples[lo:max(lo, hi)]
+
+
+@dataclass(frozen=True)
+class Word:
+    """One transcribed word; ``overlap`` is true when it lies in speech of several speakers."""
+
+    start: float
+    end: float
+    text: str
+    probability: float
+    speaker: str | None = None
+    overlap: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "start": self.start,
+            "end": self.end,
+            "word": self.text,
+            "probability": self.probability,
+            "speaker": self.speaker,
+            "overlap": self.overlap,
+        }
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> Word:
+        return cls(
+            start=float(d["start"]),
+            end=float(d["end"]),
+            text=str(d["word"]),
+            probability=float(d.get("probability", 1.0)),
+            speaker=d.get("speaker"),
+            overlap=bool(d.get("overlap", False)),
+        )
+
+
+@dataclass(frozen=True)
+class Segment:
+    """A run of words: an ASR segment, or (after assignment) one speaker's sentence."""
+
+    start: float
+    end: float
+    text: str
+    words: tuple[Word, ...] = ()
+    speaker: str | None = None
+    avg_logprob: float | None = None
+    no_speech_prob: float | None = None
+    compression_ratio: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        d: dict[str, Any] = {
+            "start": self.start,
+            "end": self.end,
+            "speaker": self.speaker,
+            "text": self.text,
+            "words": [w.to_dict() for w in self.words],
+        }
+        for key in ("avg_logprob", "no_speech_prob", "compression_ratio"):
+            value = getattr(self, key)
+            if value is not None:
+                d[key] = value
+        return d
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> Segment:
+        return cls(
+            start=float(d["start"]),
+            end=float(d["end"]),
+            text=str(d["text"]),
+            words=tuple(Word.from_dict(w) for w in d.get("words", ())),
+            speaker=d.get("speaker"),
+            avg_logprob=_opt_float(d.get("avg_logprob")),
+            no_speech_prob=_opt_float(d.get("no_speech_prob")),
+            compression_ratio=_opt_float(d.get("compression_ratio")),
+        )
+
+
+@dataclass(frozen=True)
+class Transcript:
+    """What the ASR stage heard: segments of words, and the language."""
+
+    segments: tuple[Segment, ...]
+    language: str
+    language_probability: float | None = None
+
+    @property
+    def words(self) -> tuple[Word, ...]:
+        return tuple(w for s in self.segments for w in s.words)
+
+    @property
+    def text(self) -> str:
+        return " ".join(s.text.strip() for s in self.segments if s.text.strip())
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "language": self.language,
+            "language_probability": self.language_probability,
+            "segments": [s.to_dict() for s in self.segments],
+        }
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> Transcript:
+        return cls(
+            segments=tuple(Segment.from_dict(s) for s in d.get("segments", ())),
+            language=str(d.get("language", "")),
+            language_probability=_opt_float(d.get("language_probability")),
+        )
+
+
+@dataclass(frozen=True)
+class SpeakerTurn:
+    """One speaker talking during ``[start, end)``; turns of different speakers may overlap.
+
+    ``frames`` is the ``(first, last)`` video frame range the turn covers, set by the frame-alignment stage.
+    """
+
+    start: float
+    end: float
+    speaker: str
+    frames: tuple[int, int] | None = None
+
+    @property
+    def duration(self) -> float:
+        return self.end - self.start
+
+    def to_dict(self) -> dict[str, Any]:
+        d: dict[str, Any] = {"start": self.start, "end": self.end, "speaker": self.speaker}
+        if self.frames is not None:
+            d["frames"] = list(self.frames)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> SpeakerTurn:
+        frames = d.get("frames")
+        return cls(
+            start=float(d["start"]),
+            end=float(d["end"]),
+            speaker=str(d["speaker"]),
+            frames=None if frames is None else (int(frames[0]), int(frames[1])),
+        )
+
+
+@dataclass(frozen=True, eq=False)
+class Diarization:
+    """Who spoke when.
+
+    ``turns`` is overlap-aware (overlapping speech gives overlapping turns); ``exclusive`` is the
+    one-speaker-at-a-time view used to attribute words. ``centroids`` holds one L2-normalised embedding per
+    speaker, from ``embedding_model``. Labels are ``SPEAKER_00``, ``SPEAKER_01``… in order of first appearance.
+    """
+
+    turns: tuple[SpeakerTurn, ...]
+    exclusive: tuple[SpeakerTurn, ...]
+    speakers: tuple[str, ...]
+    centroids: Mapping[str, np.ndarray] = field(default_factory=dict)  # each shape: (dimension,)
+    embedding_model: str = ""
+
+
+@dataclass(frozen=True)
+class Provenance:
+    """How a result was made: software versions, models, options and per-stage timings (s)."""
+
+    versions: Mapping[str, str] = field(default_factory=dict)
+    models: Mapping[str, str] = field(default_factory=dict)
+    options: Mapping[str, Any] = field(default_factory=dict)
+    timings: Mapping[str, float] = field(default_factory=dict)
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "versions": dict(self.versions),
+            "models": dict(self.models),
+            "options": dict(self.options),
+            "timings": dict(self.timings),
+            **dict(self.extra),
+        }
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> Provenance:
+        known = {"versions", "models", "options", "timings"}
+        return cls(
+            versions=dict(d.get("versions", {})),
+            models=dict(d.get("models", {})),
+            options=dict(d.get("options", {})),
+            timings={k: float(v) for k, v in d.get("timings", {}).items()},
+            extra={k: v for k, v in d.items() if k not in known},
+        )
+
+
+@dataclass(frozen=True, eq=False)
+class Result:
+    """Everything the pipeline produced for one media file; its ``to_dict`` is the canonical JSON."""
+
+    source: MediaInfo
+    language: str
+    speakers: tuple[str, ...]
+    turns: tuple[SpeakerTurn, ...]
+    segments: tuple[Segment, ...]
+    provenance: Provenance = field(default_factory=Provenance)
+    embeddings: Mapping[str, np.ndarray] = field(default_factory=dict)  # each shape: (dimension,)
+    speaker_scores: Mapping[str, float] = field(default_factory=dict)
+
+    @property
+    def words(self) -> tuple[Word, ...]:
+        return tuple(w for s in self.segments for w in s.words)
+
+    @property
+    def duration(self) -> float:
+        return self.source.duration
+
+    def to_dict(self) -> dict[str, Any]:
+        d: dict[str, Any] = {
+            "schema": SCHEMA,
+            "source": self.source.to_dict(),
+            "language": self.language,
+            "speakers": list(self.speakers),
+            "turns": [t.to_dict() for t in self.turns],
+            "segments": [s.to_dict() for s in self.segments],
+            "provenance": self.provenance.to_dict(),
+        }
+        if self.embeddings:
+            d["embeddings"] = {k: [float(x) for x in v] for k, v in self.embeddings.items()}
+        if self.speaker_scores:
+            d["speaker_scores"] = dict(self.speaker_scores)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> Result:
+        if d.get("schema") != SCHEMA:
+            raise ValueError(f"unsupported result schema {d.get('schema')!r}, expected {SCHEMA!r}")
+        return cls(
+            source=MediaInfo.from_dict(d["source"]),
+            language=str(d.get("language", "")),
+            speakers=tuple(str(s) for s in d.get("speakers", ())),
+            turns=tuple(SpeakerTurn.from_dict(t) for t in d.get("turns", ())),
+            segments=tuple(Segment.from_dict(s) for s in d.get("segments", ())),
+            provenance=Provenance.from_dict(d.get("provenance", {})),
+            embeddings={
+                k: np.asarray(v, dtype=np.float32) for k, v in d.get("embeddings", {}).items()
+            },
+            speaker_scores={k: float(v) for k, v in d.get("speaker_scores", {}).items()},
+        )

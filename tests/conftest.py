@@ -1,0 +1,28 @@
+"""Shared fixtures: the real recordings in ../shared/data, skipped cleanly when absent."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+SHARED_DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """The folder of shared test recordings; tests that use it skip when it is absent."""
+    if not SHARED_DATA.is_dir():
+        pytest.skip("../shared/data is not present")
+    return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def pyannote_sample() -> Path:
+    """pyannote.audio's bundled 30 s two-speaker sample (wav); its RTTM lies beside it."""
+    import pyannote.audio
+
+    path = Path(pyannote.audio.__file__).parent / "sample" / "sample.wav"
+    if not path.is_file():
+        pytest.skip("pyannote.audio's sample.wav is not installed")
+    return path
