@@ -1,0 +1,121 @@
+"""Map times in audio cut from a recording back to the recording's own timeline.
+
+A stage that works on trimmed audio (speech regions cut out of a recording and joined end to end, with an optional
+stretch of silence between them) gets its times in the joined audio; :class:`SpanMap` turns them back into times on
+the original timeline, the way faster-whisper's ``SpeechTimestampsMap`` does. Every conversion goes through integer
+sample counts so that a boundary is the same sample on both sides::
+
+    original  |---- a ----|.........|------ b ------|......
+    joined    |---- a ----|gap|------ b ------|
+
+A time in piece ``a`` maps to ``a``'s original start plus its offset into ``a``. A time that falls in an inserted
+gap, or exactly on the border between two pieces, belongs to the next piece when it starts something
+(``is_end=False``) and to the previous piece when it ends something (``is_end=True``).
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Sequence
+
+import numpy as np
+
+from diarize.types import SAMPLE_RATE, Span
+
+__all__ = ["SpanMap"]
+
+
+class SpanMap:
+    """Pieces ``[start, end)`` of an original recording, joined in order with ``gap`` samples of silence between.
+
+    ``pieces`` are sample indices on the original timeline; they must be non-empty, in order and must not overlap.
+    """
+
+    def __init__(self, pieces: Sequence[tuple[int, int]], sample_rate: int = SAMPLE_RATE, gap: int = 0) -> None:
+        if sample_rate <= 0:
+            raise ValueError(f"sample_rate must be positive, got {sample_rate}")
+        if gap < 0:
+            raise ValueError(f"gap must not be negative, got {gap}")
+        previous_end = None
+        for start, end in pieces:
+            if not 0 <= start < end:
+                raise ValueError(f"piece [{start}, {end}) is empty or negative")
+            if previous_end is not None and start < previous_end:
+                raise ValueError(f"piece [{start}, {end}) overlaps or precedes the one before it")
+            previous_end = end
+        self.sample_rate = sample_rate
+        self.gap = gap
+        self._orig = [(int(s), int(e)) for s, e in pieces]
+        # Where each piece starts in the joined audio (samples).
+        self._joined_starts: list[int] = []
+        position = 0
+        for start, end in self._orig:
+            self._joined_starts.append(position)
+            position += end - start + gap
+        self._length = max(0, position - gap)
+
+    @classmethod
+    def from_spans(cls, spans: Sequence[Span], sample_rate: int = SAMPLE_RATE, gap: float = 0.0) -> SpanMap:
+        """The map of ``spans`` (seconds), rounded to whole samples, joined with ``gap`` seconds of silence."""
+        pieces = [(round(s.start * sample_rate), round(s.end * sample_rate)) for s in spans]
+        return cls(pieces, sample_rate, round(gap * sample_rate))
+
+    def __len__(self) -> int:
+        """The number of pieces."""
+        return len(self._orig)
+
+    @property
+    def length(self) -> int:
+        """Samples in the joined audio, gaps included."""
+        return self._length
+
+    @property
+    def duration(self) -> float:
+        """Seconds of joined audio, gaps included."""
+        return self._length / self.sample_rate
+
+    def span(self, index: int) -> Span:
+        """Piece ``index`` on the original timeline (seconds)."""
+        start, end = self._orig[index]
+        return Span(start / self.sample_rate, end / self.sample_rate)
+
+    def joined_span(self, index: int) -> Span:
+        """Piece ``index`` on the joined timeline (seconds)."""
+        start, end = self._orig[index]
+        joined = self._joined_starts[index]
+        return Span(joined / self.sample_rate, (joined + end - start) / self.sample_rate)
+
+    def join(self, samples: np.ndarray) -> np.ndarray:
+        """The joined audio: each piece of ``samples`` (the original recording) in order, with silent gaps."""
+        # shape: (length,)
+        out = np.zeros(self._length, dtype=samples.dtype)
+        for (start, end), joined in zip(self._orig, self._joined_starts, strict=True):
+            piece = samples[start:end]
+            out[joined : joined + len(piece)] = piece
+        return out
+
+    def piece_index(self, time: float, is_end: bool = False) -> int:
+        """The piece that a joined time ``time`` (seconds) belongs to; times outside clamp to the first/last."""
+        if not self._orig:
+            raise ValueError("an empty SpanMap has no pieces")
+        sample = round(time * self.sample_rate)
+        if is_end:
+            # The last piece that starts strictly before the sample owns it: an end on a border is the earlier one's.
+            index = bisect.bisect_left(self._joined_starts, sample) - 1
+            return max(0, index)
+        # The piece starting at or before the sample, unless the sample lies past its end (in a gap): the next one.
+        index = bisect.bisect_right(self._joined_starts, sample) - 1
+        if index < 0:
+            return 0
+        start, end = self._orig[index]
+        if sample >= self._joined_starts[index] + (end - start) and index + 1 < len(self._orig):
+            return index + 1
+        return index
+
+    def to_original(self, time: float, piece: int | None = None, is_end: bool = False) -> float:
+        """The original time (seconds) of joined time ``time``, clamped to its piece (or to ``piece`` if given)."""
+        index = self.piece_index(time, is_end) if piece is None else piece
+        start, end = self._orig[index]
+        offset = round(time * self.sample_rate) - self._joined_starts[index]
+        offset = min(max(offset, 0), end - start)
+        return (start + offset) / self.sample_rate
