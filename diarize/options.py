@@ -48,6 +48,8 @@ def options_to_dict(options: Any) -> Any:
     """The plain-data form of an options dataclass (tuples become lists), for JSON provenance and hashing."""
     if dataclasses.is_dataclass(options) and not isinstance(options, type):
         return {f.name: options_to_dict(getattr(options, f.name)) for f in dataclasses.fields(options)}
+    if isinstance(options, (set, frozenset)):
+        return sorted(options_to_dict(v) for v in options)
     if isinstance(options, (list, tuple)):
         return [options_to_dict(v) for v in options]
     if isinstance(options, Mapping):
@@ -74,6 +76,10 @@ def _coerce(hint: Any, value: Any, where: str) -> Any:
         if value not in args:
             raise ConfigError(f"{where}: {value!r} is not one of {', '.join(map(repr, args))}")
         return value
+    if origin in (frozenset, set):
+        if not isinstance(value, (list, tuple, set, frozenset)):
+            raise ConfigError(f"{where}: expected a list, got {value!r}")
+        return frozenset(value)
     if origin in (tuple, list):
         if not isinstance(value, (list, tuple)):
             raise ConfigError(f"{where}: expected a list, got {value!r}")

@@ -1,0 +1,188 @@
+"""The pipeline: decode → VAD → ASR ∥ speakers → word attribution, for one media file at a time.
+
+Models are loaded once per process by :class:`Models` and reused for every file. Transcription and the speaker
+stage do not depend on each other; with ``config.parallel`` they run side by side, one core each, which on a
+two-core machine beats running them one after the other with two threads each (CTranslate2 and PyTorch both
+scale poorly from one thread to two on these models; see the README's measurements).
+
+Progress goes through ``hook(stage, completed, total)``; the CLI turns it into a progress bar.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import platform
+import threading
+from concurrent.futures import Future, ThreadPoolExecutor
+from importlib import metadata
+from pathlib import Path
+from typing import Any, Callable
+
+from diarize import __version__
+from diarize.asr import AsrOptions, transcribe, warm_up
+from diarize.assign import attribute
+from diarize.audio import load_audio
+from diarize.config import PipelineConfig, load_pipeline
+from diarize.models import ModelCache
+from diarize.profiling import Meter
+from diarize.speakers import SpeakerModels, SpeakerOptions, diarize
+from diarize.types import Audio, Diarization, Provenance, Result, Transcript
+from diarize.vad import detect_speech
+
+__all__ = ["Hook", "Models", "run"]
+
+logger = logging.getLogger(__name__)
+
+Hook = Callable[[str, int, int], None]
+"""``hook(stage, completed, total)``: stages decode, vad, asr, segmentation, embeddings, clustering, assign."""
+
+_VERSIONED = ("torch", "pyannote.audio", "faster-whisper", "ctranslate2", "openai-whisper", "webrtcvad-wheels", "av")
+
+
+class Models:
+    """The models a pipeline needs, loaded on first use and kept for the life of the process."""
+
+    def __init__(self, cache: ModelCache | None = None) -> None:
+        self.cache = cache or ModelCache()
+        self._lock = threading.Lock()
+
+    def asr(self, options: AsrOptions) -> Any:
+        """The Whisper model ``options`` ask for (faster-whisper or openai-whisper), warmed up."""
+        with self._lock:
+            if options.backend == "faster":
+                model = self.cache.faster_whisper(options.model_size, options.compute_type, options.cpu_threads)
+            else:
+                model = self.cache.openai_whisper(options.model_size)
+            warm_up(model, options)
+            return model
+
+    def speakers(self, options: SpeakerOptions) -> SpeakerModels:
+        with self._lock:
+            embedding = self.cache.campplus() if options.embedding_model == "campplus" else self.cache.ge2e()
+            return SpeakerModels(segmentation=self.cache.segmentation(), embedding=embedding)
+
+    def load(self, config: PipelineConfig) -> None:
+        """Load everything ``config`` needs now (so that per-file timings exclude model loading)."""
+        self.asr(_stage_options(config)[0])
+        self.speakers(_stage_options(config)[1])
+
+    @staticmethod
+    def names(config: PipelineConfig) -> dict[str, str]:
+        asr = config.asr
+        asr_name = f"whisper-{asr.model_size}" + ("-openai" if asr.backend == "openai" else "")
+        return {
+            "asr": f"{asr_name} ({asr.backend}, {asr.compute_type if asr.backend == 'faster' else 'float32'})",
+            "segmentation": "segmentation-3.0",
+            "embedding": config.speakers.embedding_model,
+        }
+
+
+def _stage_options(config: PipelineConfig) -> tuple[AsrOptions, SpeakerOptions]:
+    """The ASR and speaker options as run: one thread each when the two stages run side by side."""
+    if not _runs_parallel(config):
+        return config.asr, config.speakers
+    return (
+        dataclasses.replace(config.asr, cpu_threads=1),
+        dataclasses.replace(config.speakers, num_threads=1),
+    )
+
+
+def _runs_parallel(config: PipelineConfig) -> bool:
+    # openai-whisper runs on PyTorch, whose thread count is process-wide: it cannot share with the speaker stage.
+    return config.parallel and config.asr.backend == "faster"
+
+
+def _no_hook(stage: str, completed: int, total: int) -> None:
+    return None
+
+
+def run(
+    media: str | Path | Audio,
+    config: PipelineConfig | None = None,
+    *,
+    models: Models | None = None,
+    hook: Hook | None = None,
+    meter: Meter | None = None,
+) -> Result:
+    """Transcribe ``media`` and attribute every word to a speaker.
+
+    ``media`` is a path (decoded here) or already decoded :class:`Audio`. Raises
+    :class:`~diarize.errors.MediaError` for unusable input and :class:`~diarize.errors.ConfigError` for options
+    that contradict each other.
+    """
+    config = config or load_pipeline()
+    models = models or Models()
+    hook = hook or _no_hook
+    meter = meter or Meter()
+    asr_options, speaker_options = _stage_options(config)
+    with meter.stage("load_models"):
+        asr_model = models.asr(asr_options)
+        speaker_models = models.speakers(speaker_options)
+
+    audio = media if isinstance(media, Audio) else _decode(Path(media), hook, meter)
+    hook("vad", 0, 1)
+    with meter.stage("vad"):
+        spans = detect_speech(audio, config.vad)
+    hook("vad", 1, 1)
+
+    def asr_stage() -> Transcript:
+        with meter.stage("asr"):
+            return transcribe(audio, spans, asr_model, asr_options, hook)
+
+    def speaker_stage() -> Diarization:
+        with meter.stage("speakers"):
+            return diarize(audio, speaker_options, speaker_models, hook)
+
+    if _runs_parallel(config):
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="speakers") as pool:
+            speakers_future: Future[Diarization] = pool.submit(speaker_stage)
+            transcript = asr_stage()
+            diarization = speakers_future.result()
+    else:
+        transcript = asr_stage()
+        diarization = speaker_stage()
+
+    hook("assign", 0, 1)
+    with meter.stage("assign"):
+        attribution = attribute(transcript, diarization, config.assign)
+    hook("assign", 1, 1)
+    provenance = Provenance(
+        versions=_versions(),
+        models=Models.names(config),
+        options=config.to_dict(),
+        timings=meter.timings(),
+        extra={
+            "speech": {"spans": len(spans), "seconds": round(sum(s.duration for s in spans), 3)},
+            "attribution": attribution.stats.to_dict(),
+            "parallel": _runs_parallel(config),
+        },
+    )
+    return Result(
+        source=audio.info,
+        language=transcript.language,
+        speakers=diarization.speakers,
+        turns=diarization.turns,
+        segments=attribution.segments,
+        provenance=provenance,
+        embeddings=dict(diarization.centroids),
+    )
+
+
+def _decode(path: Path, hook: Hook, meter: Meter) -> Audio:
+    hook("decode", 0, 1)
+    with meter.stage("decode"):
+        audio = load_audio(path)
+    hook("decode", 1, 1)
+    logger.info("%s: %.1f s of audio", path, audio.duration)
+    return audio
+
+
+def _versions() -> dict[str, str]:
+    versions = {"diarize": __version__, "python": platform.python_version()}
+    for name in _VERSIONED:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    return versions

@@ -1,0 +1,1 @@
+"""Named pipeline configurations (YAML), installed as ``diarize.pipelines``; see :mod:`diarize.config`."""
