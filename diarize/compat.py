@@ -44,6 +44,10 @@ def offline_environment() -> None:
     for key, value in _OFFLINE.items():
         if os.environ.get(key) != value:
             os.environ[key] = value
+    hub = sys.modules.get("huggingface_hub.constants")
+    if hub is not None:  # already imported: it read the environment once, at import
+        hub.HF_HUB_OFFLINE = True
+        hub.HF_HUB_DISABLE_TELEMETRY = True
 
 
 @contextmanager

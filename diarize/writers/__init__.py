@@ -1,0 +1,116 @@
+"""Output writers: render a :class:`~diarize.types.Result` in each requested format
+as ``OUT/<stem><suffix>``.
+
+========  ======================  ==============================================================
+format    file                    content
+========  ======================  ==============================================================
+json      ``<stem>.json``         canonical ``Result.to_dict()`` (schema ``diarize/1``)
+rttm      ``<stem>.rttm``         one ``SPEAKER`` line per overlap-aware turn
+srt       ``<stem>.srt``          subtitles, ``[NAME]`` speaker prefix
+vtt       ``<stem>.vtt``          WebVTT, ``<v NAME>`` voice spans
+txt       ``<stem>.txt``          ``NAME [HH:MM:SS]: text`` paragraphs
+md        ``<stem>.md``           meeting transcript with speaker talk times
+csv       ``<stem>.words.csv``    word table
+parquet   ``<stem>.words.parquet``  word table
+========  ======================  ==============================================================
+
+``all`` stands for every registered format (ordered by ``Writer.order``). A new format lives in its own module
+that registers its writer with :func:`register_writer`; add the module's name to ``_BUILTIN_MODULES``.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Iterable
+from pathlib import Path, PurePath
+
+from diarize.errors import ConfigError
+from diarize.types import Result
+from diarize.writers.base import (
+    ALL,
+    TextWriter,
+    Writer,
+    available_formats,
+    get_writer,
+    register_writer,
+    resolve_formats,
+)
+from diarize.writers.cues import Cue, CuePart, build_cues
+from diarize.writers.files import atomic_write, prepare_out_dir
+from diarize.writers.options import TIMESTAMP_STEPS, SubtitleOptions, TextOptions, WriterOptions
+from diarize.writers.schema import RESULT_SCHEMA
+from diarize.writers.speakers import UNKNOWN_SPEAKER, parse_speaker_names, rename_speakers, rttm_safe
+from diarize.writers.structured import result_to_json, rttm_lines
+from diarize.writers.tables import WORD_COLUMNS, to_frame
+
+__all__ = [
+    "ALL",
+    "RESULT_SCHEMA",
+    "TIMESTAMP_STEPS",
+    "UNKNOWN_SPEAKER",
+    "WORD_COLUMNS",
+    "Cue",
+    "CuePart",
+    "SubtitleOptions",
+    "TextOptions",
+    "TextWriter",
+    "Writer",
+    "WriterOptions",
+    "atomic_write",
+    "available_formats",
+    "build_cues",
+    "default_stem",
+    "get_writer",
+    "parse_speaker_names",
+    "prepare_out_dir",
+    "register_writer",
+    "rename_speakers",
+    "resolve_formats",
+    "result_to_json",
+    "rttm_lines",
+    "rttm_safe",
+    "to_frame",
+    "write",
+]
+
+_BUILTIN_MODULES = ("structured", "subtitles", "text", "tables")
+"""Modules whose writers register when imported."""
+
+for _module in _BUILTIN_MODULES:
+    importlib.import_module(f"{__name__}.{_module}")
+
+
+def default_stem(result: Result) -> str:
+    """The file stem of the result's source (``/in/talk.mp4`` → ``talk``), or ``result`` when it has none."""
+    return PurePath(result.source.path).stem or "result"
+
+
+def _check_stem(stem: str) -> str:
+    if not stem or stem in (".", "..") or any(c in stem for c in "/\\\0"):
+        raise ConfigError(f"invalid output file stem {stem!r}: it must be a plain file name")
+    return stem
+
+
+def write(
+    result: Result,
+    formats: str | Iterable[str],
+    out_dir: str | Path,
+    options: WriterOptions | None = None,
+    *,
+    stem: str | None = None,
+) -> list[Path]:
+    """Write ``result`` in every format of ``formats`` (names, a comma list, or ``all``) into ``out_dir``.
+
+    Formats are checked first: an unknown one raises :class:`~diarize.errors.ConfigError` naming the valid
+    ones, before anything is written. Everything is rendered before the first file is written; each file is
+    written atomically, and a folder or file that cannot be written raises
+    :class:`~diarize.errors.OutputError`.
+    Returns the paths written, in the order of ``formats``.
+    """
+    options = options or WriterOptions()
+    names = resolve_formats(formats)
+    stem = _check_stem(default_stem(result) if stem is None else stem)
+    writers = [get_writer(name) for name in names]
+    rendered = [(w.path(out_dir, stem), w.render(result, stem, options)) for w in writers]
+    prepare_out_dir(out_dir)
+    return [atomic_write(path, data) for path, data in rendered]

@@ -1,0 +1,83 @@
+"""Options of the output writers: one frozen dataclass per concern, composed in :class:`WriterOptions`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from diarize.errors import ConfigError
+
+__all__ = ["TIMESTAMP_STEPS", "SubtitleOptions", "TextOptions", "WriterOptions"]
+
+TIMESTAMP_STEPS = (0.01, 0.1, 0.5, 1.0)
+"""The timestamp granularities (s) the text outputs offer."""
+
+
+@dataclass(frozen=True)
+class SubtitleOptions:
+    """How SRT and WebVTT cues are cut; the defaults follow common broadcast practice."""
+
+    max_line_chars: int = 42
+    """Most characters on one displayed line, counting the SRT speaker prefix ``[NAME] `` (and the ``- `` dash
+    of a two-speaker cue). A single word longer than this gets a line of its own."""
+
+    max_lines: int = 2
+    """Most lines in one cue."""
+
+    min_duration: float = 1.0
+    """Shortest cue (s): a shorter cue is extended into the silence after it, never past the start of the next
+    cue nor past the end of the media."""
+
+    max_duration: float = 7.0
+    """Longest cue (s); a cue is split at a word boundary before it grows longer."""
+
+    split_pause: float = 1.0
+    """A pause of at least this (s) between two words always starts a new cue."""
+
+    speaker_labels: bool = True
+    """Mark the speaker: an ``[NAME] `` prefix in SRT, a ``<v NAME>`` voice span in WebVTT."""
+
+    dialogue: bool = True
+    """Allow two-speaker cues (one dash-prefixed line per speaker) for quick exchanges; needs
+    ``speaker_labels`` and ``max_lines >= 2``."""
+
+    dialogue_max_gap: float = 0.5
+    """Two one-line cues of different speakers may share a cue only when the second starts at most this (s)
+    after the first ends (overlapping speech has a negative gap)."""
+
+    def __post_init__(self) -> None:
+        if self.max_line_chars < 10:
+            raise ConfigError(f"subtitle max_line_chars must be >= 10, got {self.max_line_chars}")
+        if self.max_lines < 1:
+            raise ConfigError(f"subtitle max_lines must be >= 1, got {self.max_lines}")
+        if not 0 <= self.min_duration < self.max_duration:
+            raise ConfigError(
+                f"subtitle durations need 0 <= min_duration < max_duration, got {self.min_duration} and "
+                f"{self.max_duration}"
+            )
+        if self.split_pause <= 0 or self.dialogue_max_gap < 0:
+            raise ConfigError("subtitle split_pause must be > 0 and dialogue_max_gap >= 0")
+
+
+@dataclass(frozen=True)
+class TextOptions:
+    """How the plain-text and Markdown transcripts look."""
+
+    timestamp_step: float = 1.0
+    """Granularity of the printed timestamps (s): 0.01, 0.1, 0.5 or 1. A time is rounded down to a multiple of
+    it (``62.7`` prints as ``00:01:02`` at 1 s, ``00:01:02.5`` at 0.5 s)."""
+
+    def __post_init__(self) -> None:
+        if not any(abs(self.timestamp_step - step) < 1e-9 for step in TIMESTAMP_STEPS):
+            allowed = ", ".join(f"{s:g}" for s in TIMESTAMP_STEPS)
+            raise ConfigError(f"timestamp step must be one of {allowed} s, got {self.timestamp_step:g}")
+
+
+@dataclass(frozen=True)
+class WriterOptions:
+    """Options of every writer."""
+
+    subtitle: SubtitleOptions = field(default_factory=SubtitleOptions)
+    """SRT and WebVTT cue rules."""
+
+    text: TextOptions = field(default_factory=TextOptions)
+    """Plain-text and Markdown layout."""
