@@ -91,9 +91,13 @@ def models_prepare(ctx: click.Context, names: tuple[str, ...]) -> None:
         click.echo(f"{name}: ready in {time.perf_counter() - start:.1f} s ({path})")
 
 
-def _process(inputs: list[Path], out_dir: Path, formats: str | None, config: Any, names: dict[str, str]) -> None:
+def _process(
+    inputs: list[Path], out_dir: Path, formats: str | None, config: Any, names: dict[str, str],
+    features: bool = False,
+) -> None:
     """Run the pipeline on each input and write its outputs; one status line per file."""
     from diarize.pipeline import Models, run
+    from diarize.profiling import Meter
     from diarize.progress import ProgressLine
     from diarize.writers import prepare_out_dir, rename_speakers, resolve_formats, write
 
@@ -107,17 +111,37 @@ def _process(inputs: list[Path], out_dir: Path, formats: str | None, config: Any
     progress = ProgressLine()
     for index, path in enumerate(inputs, start=1):
         progress.set_label(f"[{index}/{len(inputs)}] {path.name}")
+        meter = Meter()
         try:
-            result = run(path, config, models=models, hook=progress)
+            media = _decode_for_features(path, meter) if features else path
+            result = run(media, config, models=models, hook=progress, meter=meter)
         finally:
             progress.close()
         result = rename_speakers(result, names)
         written = write(result, chosen, out_dir, config.output.writers, stem=path.stem)
+        if not isinstance(media, Path):
+            written.append(_save_features(media, models, config, out_dir / path.stem))
         click.echo(f"{path}: {len(result.speakers)} speakers, {len(result.words)} words -> "
                    + ", ".join(str(p) for p in written))
 
 
-_FORMATS_HELP = "Comma-separated formats: json,rttm,srt,vtt,txt,md,csv,parquet,frames or all. [default: the pipeline's]"
+def _decode_for_features(path: Path, meter: Any) -> Any:
+    from diarize.audio import load_audio
+
+    with meter.stage("decode"):
+        return load_audio(path)
+
+
+def _save_features(audio: Any, models: Any, config: Any, out_stem: Path) -> Path:
+    """``OUT/<stem>.whisper.npy``: the Whisper encoder features of the pipeline's model size."""
+    from diarize.features import FEATURES_SUFFIX, encoder_features, save_features
+
+    model = models.cache.openai_whisper(config.asr.model_size)
+    return save_features(encoder_features(audio, model), out_stem.with_name(out_stem.name + FEATURES_SUFFIX))
+
+
+_FORMATS_HELP = ("Comma-separated formats: json,rttm,srt,vtt,txt,md,csv,parquet,html,png,frames or all. "
+                 "[default: the pipeline's]")
 
 
 @cli.command("run")
@@ -134,6 +158,12 @@ _FORMATS_HELP = "Comma-separated formats: json,rttm,srt,vtt,txt,md,csv,parquet,f
 @click.option("--asr-backend", type=click.Choice(["faster", "openai"]), help="Whisper backend.")
 @click.option("--model", "model_size", type=click.Choice(["tiny.en", "base"]), help="Whisper model.")
 @click.option("--speaker-names", help="Rename speakers: SPEAKER_00=Alice,SPEAKER_01=Bob.")
+@click.option("--features", is_flag=True,
+              help="Also save the Whisper encoder features (n_features x d_model, 50 rows/s) of the "
+                   "pipeline's model as OUT/<stem>.whisper.npy, to slice frame windows from.")
+@click.option("--embed-media", is_flag=True,
+              help="Put the media inside the HTML viewer (files up to the pipeline's "
+                   "output.writers.html.embed_max_bytes, 25 MiB by default) instead of linking it.")
 def run_command(
     inputs: tuple[Path, ...],
     out_dir: Path,
@@ -146,6 +176,8 @@ def run_command(
     asr_backend: str | None,
     model_size: str | None,
     speaker_names: str | None,
+    features: bool,
+    embed_media: bool,
 ) -> None:
     """Transcribe INPUTS (audio or video files) and tell who spoke when."""
     from diarize.audio import probe
@@ -162,9 +194,30 @@ def run_command(
         num_speakers=num_speakers, min_speakers=min_speakers, max_speakers=max_speakers,
         language=language, asr_backend=asr_backend, model_size=model_size,
     )
-    for path in inputs:
-        probe(path)  # every input is checked before any work starts
-    _process(list(inputs), out_dir, formats, config, names)
+    if embed_media:
+        config = _with_embedded_media(config)
+    infos = [probe(path) for path in inputs]  # every input is checked before any work starts
+    _check_frames_inputs(infos, formats or config.output.formats)
+    _process(list(inputs), out_dir, formats, config, names, features=features)
+
+
+def _with_embedded_media(config: Any) -> Any:
+    """``config`` with the HTML viewer's media put inside the page."""
+    import dataclasses
+
+    writers = config.output.writers
+    html = dataclasses.replace(writers.html, embed_media=True)
+    output = dataclasses.replace(config.output, writers=dataclasses.replace(writers, html=html))
+    return dataclasses.replace(config, output=output)
+
+
+def _check_frames_inputs(infos: list[Any], formats: Any) -> None:
+    from diarize.writers import resolve_formats
+
+    if "frames" in resolve_formats(formats):
+        for info in infos:
+            if info.video is None:
+                raise click.UsageError(f"{info.path}: -f frames needs a video input; this file has none")
 
 
 @cli.command("demo")
@@ -172,7 +225,8 @@ def run_command(
               type=click.Path(path_type=Path, file_okay=False), help="Folder for the outputs.")
 @click.option("-f", "--formats", default="all", show_default=True, help=_FORMATS_HELP)
 def demo_command(out_dir: Path, formats: str) -> None:
-    """Run the default pipeline on the sample meeting that ships with pyannote.audio."""
+    """Run the default pipeline on the sample meeting that ships with pyannote.audio; the HTML transcript
+    viewer is always among the outputs."""
     from diarize.config import load_pipeline
 
     import pyannote.audio
@@ -180,8 +234,9 @@ def demo_command(out_dir: Path, formats: str) -> None:
     sample = Path(pyannote.audio.__file__).parent / "sample" / "sample.wav"
     if not sample.is_file():
         raise Failure(f"{sample}: pyannote.audio's sample recording is missing; reinstall pyannote.audio")
-    _process([sample], out_dir, formats, load_pipeline(), {})
+    _process([sample], out_dir, f"{formats},html", load_pipeline(), {})
     click.echo(f"outputs are in {out_dir.resolve()}")
+    click.echo(f"transcript viewer: {(out_dir / f'{sample.stem}.html').resolve()}")
 
 
 @cli.command("eval")
@@ -232,6 +287,114 @@ def eval_command(
     report = evaluate_files(reference, hypotheses, uem=uem, stm=stm, seglst=seglst, options=options)
     click.echo(format_table(report))
     write_report(report, json_path=json_path, csv_path=csv_path)
+
+
+BATCH_SOME_FAILED = 3
+"""Exit status of ``diarize batch`` when the run finished but some inputs failed (1: the run itself failed,
+2: usage error)."""
+
+
+@cli.command("batch")
+@click.argument("inputs", nargs=-1, type=click.Path(path_type=Path))
+@click.option("-o", "--output", "out_dir", required=True, type=click.Path(path_type=Path, file_okay=False),
+              help="Folder for the outputs: OUT/<id>/<stem>.<ext>, OUT/manifest.jsonl, OUT/summary.parquet.")
+@click.option("--pipeline", "pipeline_name", default=None,
+              help="Named pipeline (meeting, subtitles, archive) or a YAML file. [default: meeting]")
+@click.option("--engine", type=click.Choice(["local", "ray"]), default="local", show_default=True,
+              help="local: worker processes on this machine; ray: Ray actors (local Ray unless --address).")
+@click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Workers, each with its own models (about 1 GiB); cores are shared among them.")
+@click.option("--address", help="Ray cluster address (auto, ray://host:10001); inputs and OUT must be shared.")
+@click.option("--retries", type=click.IntRange(min=0), default=1, show_default=True,
+              help="Extra attempts for a file whose worker crashed or timed out.")
+@click.option("--resume/--no-resume", default=True, show_default=True,
+              help="Skip inputs already done with this configuration (outputs checked).")
+@click.option("--force", is_flag=True, help="Allow a configuration change: re-process inputs done with another.")
+@click.option("--manifest", "input_list", type=click.Path(path_type=Path, dir_okay=False, exists=True),
+              help="CSV/JSONL input list: a path column and optional num_speakers, min_speakers, max_speakers, "
+                   "language.")
+@click.option("-f", "--formats", help=_FORMATS_HELP)
+@click.option("--timeout", type=click.FloatRange(min=0, min_open=True),
+              help="Seconds one attempt on one file may take. [default: no limit]")
+@click.option("--archive-max-members", type=click.IntRange(min=1), default=10_000, show_default=True,
+              help="Most members one archive may hold.")
+@click.option("--archive-max-mib", type=click.IntRange(min=1), default=20 * 1024, show_default=True,
+              help="Most MiB one archive may unpack to.")
+@click.pass_context
+def batch_command(
+    ctx: click.Context,
+    inputs: tuple[Path, ...],
+    out_dir: Path,
+    pipeline_name: str | None,
+    engine: str,
+    workers: int,
+    address: str | None,
+    retries: int,
+    resume: bool,
+    force: bool,
+    input_list: Path | None,
+    formats: str | None,
+    timeout: float | None,
+    archive_max_members: int,
+    archive_max_mib: int,
+) -> None:
+    """Process many INPUTS (files, folders, zip/tar archives) resumably: a failed file never stops the run.
+
+    Exit status: 0 when every input is done, 3 when some failed (see the summary), 1 when the run failed."""
+    from diarize.batch import ArchiveLimits, BatchOptions, run_batch
+    from diarize.config import load_pipeline
+    from diarize.writers import resolve_formats
+
+    if not inputs and input_list is None:
+        raise click.UsageError("give INPUT paths, --manifest FILE, or both")
+    limits = ArchiveLimits(max_members=archive_max_members, max_total_bytes=archive_max_mib * 2**20)
+    options = BatchOptions(
+        engine=engine,  # type: ignore[arg-type]
+        workers=workers, address=address, retries=retries, timeout=timeout, resume=resume, force=force,
+        formats=resolve_formats(formats) if formats else None, archive_limits=limits,
+        cache_dir=(ctx.find_root().obj or {}).get("cache_dir"),
+    )
+    summary = run_batch(list(inputs), out_dir, load_pipeline(pipeline_name), options, input_list=input_list)
+    click.echo(summary.format())
+    if not summary.ok:
+        ctx.exit(BATCH_SOME_FAILED)
+
+
+@cli.command("bench")
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--pipeline", "pipeline_name", default=None,
+              help="Named pipeline (meeting, subtitles, archive) or a YAML file. [default: meeting]")
+@click.option("--json", "json_path", type=click.Path(path_type=Path, dir_okay=False),
+              help="Write every measurement as JSON (schema diarize-bench/1).")
+@click.option("--baseline", is_flag=True,
+              help="Also run senko's diarizer and plain faster-whisper/openai-whisper (no VAD) on the same "
+                   "audio: ratios, and DER of ours and senko where FILE's .rttm (+ .uem) lies next to it.")
+@click.option("--long", "long_minutes", type=click.FloatRange(min=0, min_open=True), metavar="N",
+              help="Also time an N-minute recording built by concatenating the FILES (scaling test).")
+@click.option("--repeat", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Runs per file and pass; times are medians.")
+@click.option("--threads", type=click.IntRange(min=1), default=2, show_default=True,
+              help="PyTorch threads outside the pipeline's settings, and threads of every baseline.")
+@click.pass_context
+def bench_command(ctx: click.Context, files: tuple[Path, ...], pipeline_name: str | None,
+                  json_path: Path | None, baseline: bool, long_minutes: float | None, repeat: int,
+                  threads: int) -> None:
+    """Measure speed and memory per stage and end to end on FILES: wall and CPU time, real-time factor, peak
+    RSS, model load time apart."""
+    from diarize.bench import BenchOptions, bench
+    from diarize.bench_report import format_table, report_dict, write_json
+
+    options = BenchOptions(pipeline=pipeline_name, repeat=repeat, baseline=baseline,
+                           long_minutes=long_minutes, threads=threads)
+
+    def progress(line: str) -> None:
+        click.echo(f"bench: {line}", err=True)
+
+    report = bench(files, options, cache=_cache(ctx), progress=progress)
+    data = report_dict(report)
+    click.echo(format_table(data))
+    if json_path is not None:
+        write_json(data, json_path)
 
 
 def main() -> None:

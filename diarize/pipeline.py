@@ -24,10 +24,11 @@ from diarize.asr import AsrOptions, transcribe, warm_up
 from diarize.assign import attribute
 from diarize.audio import load_audio
 from diarize.config import PipelineConfig, load_pipeline
+from diarize.frames import FrameOptions, align, with_frames
 from diarize.models import ModelCache
 from diarize.profiling import Meter
 from diarize.speakers import SpeakerModels, SpeakerOptions, diarize
-from diarize.types import Audio, Diarization, Provenance, Result, Transcript
+from diarize.types import Audio, Diarization, Provenance, Result, Transcript, VideoInfo
 from diarize.vad import detect_speech
 
 __all__ = ["Hook", "Models", "run"]
@@ -158,7 +159,7 @@ def run(
             "parallel": _runs_parallel(config),
         },
     )
-    return Result(
+    result = Result(
         source=audio.info,
         language=transcript.language,
         speakers=diarization.speakers,
@@ -167,6 +168,17 @@ def run(
         provenance=provenance,
         embeddings=dict(diarization.centroids),
     )
+    if audio.info.video is not None:
+        result = _align_frames(result, audio.info.video, config.frames, meter)
+    return result
+
+
+def _align_frames(result: Result, video: VideoInfo, options: FrameOptions, meter: Meter) -> Result:
+    """Video inputs: each turn's frame range, and the sync check and frame summary in the provenance."""
+    with meter.stage("frames"):
+        result = with_frames(result, align(result, video, options))
+    provenance = dataclasses.replace(result.provenance, timings=meter.timings())
+    return dataclasses.replace(result, provenance=provenance)
 
 
 def _decode(path: Path, hook: Hook, meter: Meter) -> Audio:

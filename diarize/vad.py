@@ -89,7 +89,7 @@ def detect_speech(audio: Audio, options: VadOptions | None = None) -> list[Span]
     runs = [(a, b) for a, b in runs if b - a >= max(1, min_frames)]
     pad = round(options.speech_pad * rate)
     n = len(audio.samples)
-    regions = _merge_close([(max(0, a * frame - pad), min(n, b * frame + pad)) for a, b in runs], gap=0)
+    regions = _merge_close([(max(0, a * frame - pad), min(n, b * frame + pad)) for a, b in runs], gap=1)
     max_len = round(options.max_span * rate)
     smooth = max(1, round(options.energy_window * 1000 / options.frame_ms))
     cost = _cut_cost(flags, energy, smooth)
@@ -129,10 +129,10 @@ def _speech_runs(flags: np.ndarray) -> list[tuple[int, int]]:
 
 
 def _merge_close(runs: list[tuple[int, int]], gap: int) -> list[tuple[int, int]]:
-    """Ranges (sorted) merged where the space between two of them is at most ``gap`` (exclusive when gap > 0)."""
+    """Sorted ranges merged where the space between two of them is shorter than ``gap`` (1: touching ones)."""
     merged: list[tuple[int, int]] = []
     for a, b in runs:
-        if merged and a - merged[-1][1] <= max(gap - 1, 0):
+        if merged and a - merged[-1][1] < max(gap, 1):
             merged[-1] = (merged[-1][0], max(merged[-1][1], b))
         else:
             merged.append((a, b))

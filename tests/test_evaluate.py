@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from diarize import errors
 from diarize.cli import cli, main
 from diarize.errors import DiarizeError, InputError
 from diarize.evaluate import (
@@ -395,7 +396,8 @@ def test_main_prints_one_line_and_exits_1(
         "diarize: error: hypothesis file id(s) not in the reference RTTM: "
         f"FILE1 ({folder / 'dscore/sys.rttm'}); its ids are: recordingA, recordingB"
     ]
-    assert issubclass(FileIdError, DiarizeError)
+    assert issubclass(FileIdError, InputError) and issubclass(FileIdError, DiarizeError)
+    assert FileIdError is errors.FileIdError  # one class, whether imported from evaluate or errors
 
 
 def test_report_rows_flat(shared_data: Path) -> None:

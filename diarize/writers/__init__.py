@@ -12,9 +12,13 @@ txt       ``<stem>.txt``          ``NAME [HH:MM:SS]: text`` paragraphs
 md        ``<stem>.md``           meeting transcript with speaker talk times
 csv       ``<stem>.words.csv``    word table
 parquet   ``<stem>.words.parquet``  word table
+frames    ``<stem>.frames.csv``   video frame table (and ``<stem>.frames.parquet``); video inputs only
+html      ``<stem>.html``         self-contained transcript viewer: player, speaker timeline, search
+png       ``<stem>.timeline.png`` speaker timeline picture
 ========  ======================  ==============================================================
 
-``all`` stands for every registered format (ordered by ``Writer.order``). A new format lives in its own module
+``all`` stands for every registered format (ordered by ``Writer.order``) except ``frames``, which needs a
+video input and is asked for by name (``-f all,frames``). A new format lives in its own module
 that registers its writer with :func:`register_writer`; add the module's name to ``_BUILTIN_MODULES``.
 """
 
@@ -28,6 +32,7 @@ from diarize.errors import ConfigError
 from diarize.types import Result
 from diarize.writers.base import (
     ALL,
+    OutputContext,
     TextWriter,
     Writer,
     available_formats,
@@ -37,7 +42,7 @@ from diarize.writers.base import (
 )
 from diarize.writers.cues import Cue, CuePart, build_cues
 from diarize.writers.files import atomic_write, prepare_out_dir
-from diarize.writers.options import TIMESTAMP_STEPS, SubtitleOptions, TextOptions, WriterOptions
+from diarize.writers.options import TIMESTAMP_STEPS, HtmlOptions, SubtitleOptions, TextOptions, WriterOptions
 from diarize.writers.schema import RESULT_SCHEMA
 from diarize.writers.speakers import UNKNOWN_SPEAKER, parse_speaker_names, rename_speakers, rttm_safe
 from diarize.writers.structured import result_to_json, rttm_lines
@@ -51,6 +56,8 @@ __all__ = [
     "WORD_COLUMNS",
     "Cue",
     "CuePart",
+    "HtmlOptions",
+    "OutputContext",
     "SubtitleOptions",
     "TextOptions",
     "TextWriter",
@@ -73,7 +80,7 @@ __all__ = [
     "write",
 ]
 
-_BUILTIN_MODULES = ("structured", "subtitles", "text", "tables")
+_BUILTIN_MODULES = ("structured", "subtitles", "text", "tables", "frames", "html", "timeline")
 """Modules whose writers register when imported."""
 
 for _module in _BUILTIN_MODULES:
@@ -110,7 +117,12 @@ def write(
     options = options or WriterOptions()
     names = resolve_formats(formats)
     stem = _check_stem(default_stem(result) if stem is None else stem)
-    writers = [get_writer(name) for name in names]
-    rendered = [(w.path(out_dir, stem), w.render(result, stem, options)) for w in writers]
+    files = {name: get_writer(name).path(out_dir, stem).name for name in names}
+    writers = [get_writer(name, OutputContext(Path(out_dir), files)) for name in names]
+    rendered = [
+        (Path(out_dir) / f"{stem}{suffix}", data)
+        for w in writers
+        for suffix, data in w.outputs(result, stem, options)
+    ]
     prepare_out_dir(out_dir)
     return [atomic_write(path, data) for path, data in rendered]

@@ -4,12 +4,16 @@
 A writer renders a :class:`~diarize.types.Result` to bytes; file handling (folder checks, atomic writes) is
 shared. A new format subclasses :class:`Writer` (or :class:`TextWriter`), sets ``format``, ``suffix`` and
 ``order`` and is decorated with :func:`register_writer`; importing its module registers it.
+
+A writer is made for one run: :func:`get_writer` gives it an :class:`OutputContext` (the output folder and the
+run's other files), which writers that link to other files by relative paths read (the HTML viewer).
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar, TypeVar
 
@@ -20,6 +24,7 @@ from diarize.writers.options import WriterOptions
 
 __all__ = [
     "ALL",
+    "OutputContext",
     "TextWriter",
     "Writer",
     "available_formats",
@@ -32,8 +37,23 @@ ALL = "all"
 """The format name that stands for every registered format whose writer has ``in_all`` set."""
 
 
+@dataclass(frozen=True)
+class OutputContext:
+    """Where a writer's files go, and what else the same run writes beside them."""
+
+    out_dir: Path | None = None
+    """The output folder; ``None`` when content is rendered with no place to go."""
+
+    files: Mapping[str, str] = field(default_factory=dict)
+    """Format → file name (``OUT/<stem><suffix>``) of every format the run writes, in the requested order."""
+
+
 class Writer(ABC):
     """Renders a :class:`Result` in one format; :meth:`write` puts it in ``OUT/<stem><suffix>``."""
+
+    def __init__(self, context: OutputContext | None = None) -> None:
+        self.context = context or OutputContext()
+        """Where the run writes; only writers that link to other files need it."""
 
     format: ClassVar[str]
     """The name users pass (``-f json``)."""
@@ -50,6 +70,11 @@ class Writer(ABC):
 
     def path(self, out_dir: str | Path, stem: str) -> Path:
         return Path(out_dir) / f"{stem}{self.suffix}"
+
+    def outputs(self, result: Result, stem: str, options: WriterOptions) -> list[tuple[str, bytes]]:
+        """Every file of the format as ``(suffix, content)``: one, ``(suffix, render(...))``, unless a format
+        writes several (``frames`` writes CSV and Parquet)."""
+        return [(self.suffix, self.render(result, stem, options))]
 
     def write(self, result: Result, out_dir: str | Path, stem: str, options: WriterOptions) -> Path:
         """Render and write atomically; returns the path written."""
@@ -91,12 +116,14 @@ def _unknown(name: str) -> ConfigError:
     return ConfigError(f"unknown output format {name!r}; valid formats: {valid}")
 
 
-def get_writer(name: str) -> Writer:
-    """A writer for format ``name``; an unknown name raises :class:`ConfigError` listing the valid ones."""
+def get_writer(name: str, context: OutputContext | None = None) -> Writer:
+    """A writer for format ``name`` (for a run described by ``context``); an unknown name raises
+    :class:`ConfigError` listing the valid ones."""
     try:
-        return _REGISTRY[name.strip().lower()]()
+        cls = _REGISTRY[name.strip().lower()]
     except KeyError:
         raise _unknown(name) from None
+    return cls(context)
 
 
 def resolve_formats(formats: str | Iterable[str]) -> tuple[str, ...]:

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 from diarize.errors import ConfigError
 
-__all__ = ["TIMESTAMP_STEPS", "SubtitleOptions", "TextOptions", "WriterOptions"]
+__all__ = ["TIMESTAMP_STEPS", "HtmlOptions", "SubtitleOptions", "TextOptions", "WriterOptions"]
 
 TIMESTAMP_STEPS = (0.01, 0.1, 0.5, 1.0)
 """The timestamp granularities (s) the text outputs offer."""
@@ -73,6 +73,28 @@ class TextOptions:
 
 
 @dataclass(frozen=True)
+class HtmlOptions:
+    """How the HTML transcript viewer finds its media."""
+
+    embed_media: bool = False
+    """Put the media file inside the page as a ``data:`` URI, so that the page alone plays it. A file larger
+    than ``embed_max_bytes``, or one that cannot be read, is linked instead (with a warning)."""
+
+    embed_max_bytes: int = 25 * 2**20
+    """Largest media file (bytes) that ``embed_media`` puts inside the page; base64 makes the page a third
+    larger than the file."""
+
+    media_href: str | None = None
+    """Where the page's player finds the media: a URL, or a path relative to the page. ``None``: the source
+    file, by its path relative to the output folder (an absolute ``file:`` URL when there is no relative
+    path, e.g. another drive)."""
+
+    def __post_init__(self) -> None:
+        if self.embed_max_bytes < 0:
+            raise ConfigError(f"html embed_max_bytes must be >= 0, got {self.embed_max_bytes}")
+
+
+@dataclass(frozen=True)
 class WriterOptions:
     """Options of every writer."""
 
@@ -81,3 +103,6 @@ class WriterOptions:
 
     text: TextOptions = field(default_factory=TextOptions)
     """Plain-text and Markdown layout."""
+
+    html: HtmlOptions = field(default_factory=HtmlOptions)
+    """The HTML viewer's media player."""

@@ -1,0 +1,247 @@
+"""The pyannote.audio side of the speaker stage: embedding-model adapter, PLDA stand-in, pipeline factory.
+
+Importing this module imports pyannote.audio, so it switches hub access and telemetry off first
+(:func:`diarize.compat.offline_environment`); the rest of diarize imports it lazily, from the loaders and the
+speaker stage, never at ``import diarize``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import logging
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from diarize.compat import offline_environment, quiet_imports
+from diarize.speaker_turns import FrameGrid
+
+offline_environment()
+with quiet_imports():
+    from pyannote.audio import Inference, Model
+    from pyannote.audio.core.plda import PLDA
+    from pyannote.audio.pipelines import SpeakerDiarization
+    from pyannote.audio.pipelines.clustering import AgglomerativeClustering, BaseClustering, VBxClustering
+    from pyannote.audio.utils.signal import binarize
+    from pyannote.core import SlidingWindow, SlidingWindowFeature
+    from scipy.optimize import linear_sum_assignment
+    from sklearn.cluster import KMeans
+
+if TYPE_CHECKING:
+    from diarize.speakers import SpeakerOptions
+
+__all__ = [
+    "SpeakerEmbedding",
+    "SpeakerFrames",
+    "build_pipeline",
+    "enforce_bounds",
+    "identity_plda",
+    "make_clustering",
+    "run_clustering",
+    "run_segmentation",
+]
+
+logger = logging.getLogger(__name__)
+
+Embedder = Callable[[nn.Module, torch.Tensor, "torch.Tensor | None"], torch.Tensor]
+
+
+class SpeakerEmbedding(Model):
+    """A speaker embedding network behind pyannote.audio's embedding-model interface.
+
+    ``forward(waveforms (B, 1, T), weights (B, frames) | None) -> (B, D)`` embeds, for each window, the speech
+    where ``weights`` marks the speaker active (see :func:`diarize.embeddings.embed`). Passing an instance (not a
+    name) to the pipeline bypasses pyannote's name-based loader dispatch.
+    """
+
+    def __init__(self, network: nn.Module, name: str, embed: Embedder, min_num_samples: int) -> None:
+        super().__init__(sample_rate=16_000, num_channels=1)
+        self.network = network
+        self.name = name
+        self.dimension = int(network.embedding_size)
+        self._embed = embed
+        self._min_num_samples = min_num_samples
+
+    def forward(self, waveforms: torch.Tensor, weights: torch.Tensor | None = None) -> torch.Tensor:
+        # pyannote measures the shortest usable input by calling forward without weights on ever shorter noise
+        # until it raises; that length decides when a speaker's overlap-free frames are enough to embed
+        if weights is None and waveforms.shape[-1] < self._min_num_samples:
+            raise ValueError(f"{waveforms.shape[-1]} samples are too few for a speaker embedding")
+        with torch.inference_mode():
+            rows = [
+                self._embed(self.network, waveforms[b, 0], None if weights is None else weights[b])
+                for b in range(waveforms.shape[0])
+            ]
+        # shape: (batch, dimension)
+        return torch.stack(rows)
+
+
+def identity_plda(dimension: int, between_class: float = 1.0) -> PLDA:
+    """A PLDA that only length-normalises: identity transforms, one between-class variance for every axis.
+
+    pyannote's pipeline needs a PLDA object even for agglomerative clustering, which never uses it; VBx uses
+    it as its speaker model, where ``between_class`` (the between/within-speaker variance ratio) sets how
+    readily it opens new speakers. The packages diarize installs ship no PLDA trained for CAM++ or GE2E.
+    """
+    transform, plda = io.BytesIO(), io.BytesIO()
+    eye = np.eye(dimension)
+    np.savez(transform, mean1=np.zeros(dimension), mean2=np.zeros(dimension), lda=eye)
+    np.savez(plda, mu=np.zeros(dimension), tr=eye, psi=np.full(dimension, float(between_class)))
+    transform.seek(0)
+    plda.seek(0)
+    return PLDA(transform, plda, lda_dimension=dimension)
+
+
+def build_pipeline(segmentation: Model, embedding: SpeakerEmbedding, options: SpeakerOptions) -> SpeakerDiarization:
+    """pyannote's diarization pipeline on the given models (no hub access), for segmentation and embeddings.
+
+    Its own clustering step is not used (see :func:`make_clustering`), but pyannote 4.0.7 refuses to build
+    without a PLDA even for agglomerative clustering, so it gets the stand-in :func:`identity_plda`.
+    """
+    with quiet_imports():
+        pipeline = SpeakerDiarization(
+            segmentation=segmentation,
+            segmentation_step=options.step / segmentation.specifications.duration,
+            embedding=embedding,
+            embedding_exclude_overlap=options.exclude_overlap,
+            plda=identity_plda(embedding.dimension),
+            clustering="AgglomerativeClustering",
+            embedding_batch_size=options.embedding_batch_size,
+            segmentation_batch_size=options.segmentation_batch_size,
+        )
+    pipeline.instantiate(
+        {
+            "segmentation": {"min_duration_off": 0.0},
+            "clustering": {"method": "centroid", "threshold": 1.0, "min_cluster_size": 1},
+        }
+    )
+    return pipeline
+
+
+def make_clustering(options: SpeakerOptions, dimension: int) -> BaseClustering:
+    """pyannote's agglomerative or VBx clustering, its hyper-parameters set from ``options``."""
+    clustering: BaseClustering
+    if options.clustering == "vbx":
+        clustering = VBxClustering(identity_plda(dimension, options.vbx_between_class), metric="cosine")
+        clustering.instantiate({"threshold": options.threshold, "Fa": options.vbx_fa, "Fb": options.vbx_fb})
+    else:
+        clustering = AgglomerativeClustering(metric="cosine", constrained_assignment=options.constrained)
+        clustering.instantiate(
+            {"method": options.linkage, "threshold": options.threshold, "min_cluster_size": options.cluster_size}
+        )
+    return clustering
+
+
+@dataclass(frozen=True, eq=False)
+class SpeakerFrames:
+    """What segmentation found, window by window."""
+
+    segmentations: SlidingWindowFeature  # shape: (num_chunks, num_frames, local_speakers), scores
+    binarized: SlidingWindowFeature  # shape: (num_chunks, num_frames, local_speakers), 0/1
+    count: SlidingWindowFeature  # shape: (total_frames, 1), speakers talking at once
+
+    @property
+    def empty(self) -> bool:
+        return self.count.data.size == 0 or float(np.nanmax(self.count.data)) == 0.0
+
+
+def run_segmentation(
+    pipeline: SpeakerDiarization, segmentation: Model, file: dict[str, Any], hook: Callable[..., None]
+) -> SpeakerFrames:
+    """Segment every window and count the speakers talking at once in each frame."""
+    segmentations = pipeline.get_segmentations(file, hook=hook)
+    if segmentation.specifications.powerset:
+        binarized = segmentations
+    else:
+        binarized = binarize(segmentations, onset=0.5, initial_state=False)
+    count = pipeline.speaker_count(binarized, segmentation.receptive_field, warm_up=(0.0, 0.0))
+    return SpeakerFrames(segmentations=segmentations, binarized=binarized, count=count)
+
+
+def run_clustering(
+    clustering: BaseClustering, frames: SpeakerFrames, embeddings: np.ndarray, options: SpeakerOptions
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, FrameGrid]:
+    """Cluster local speakers into global ones and stitch their activity over the whole audio.
+
+    Returns ``activations`` ``(num_frames, num_clusters)``, ``count`` ``(num_frames,)``, ``centroids``
+    ``(num_clusters, dimension)`` and the frame grid.
+    """
+    lo, hi = options.speaker_bounds
+    with contextlib.redirect_stdout(io.StringIO()) as chatter:  # pyannote prints when it misses a count
+        hard, _, centroids = clustering(
+            embeddings=embeddings,
+            segmentations=frames.binarized,
+            num_clusters=options.num_speakers,
+            min_clusters=lo,
+            max_clusters=None if math.isinf(hi) else int(hi),
+        )
+    if chatter.getvalue().strip():
+        logger.debug("clustering: %s", chatter.getvalue().strip())
+    # shape: hard (num_chunks, local_speakers), centroids (num_clusters, dimension)
+    active = np.sum(frames.binarized.data, axis=1) > 0
+    hard, centroids = enforce_bounds(hard, centroids, embeddings, active, lo, hi)
+    hard = np.where(active, hard, -2)
+    count = np.minimum(frames.count.data[:, 0], hi).astype(np.int64)
+    activations = _stitch(frames.segmentations, hard, frames.count.sliding_window)
+    num_frames = min(len(activations.data), len(count))
+    window = activations.sliding_window
+    grid = FrameGrid(start=window.start, step=window.step, duration=window.duration)
+    return activations.data[:num_frames], count[:num_frames], centroids, grid
+
+
+def _stitch(segmentations: SlidingWindowFeature, hard: np.ndarray, frames: SlidingWindow) -> SlidingWindowFeature:
+    """Sum, over overlapping windows, each global speaker's activity: ``(total_frames, num_clusters)``."""
+    num_chunks, num_frames, _ = segmentations.data.shape
+    num_clusters = int(hard.max()) + 1 if (hard >= 0).any() else 1
+    clustered = np.full((num_chunks, num_frames, num_clusters), np.nan, dtype=np.float32)
+    for c in range(num_chunks):
+        for k in np.unique(hard[c]):
+            if k >= 0:
+                clustered[c, :, k] = np.max(segmentations.data[c][:, hard[c] == k], axis=1)
+    return Inference.aggregate(
+        SlidingWindowFeature(clustered, segmentations.sliding_window),
+        frames,
+        hamming=False,
+        missing=0.0,
+        skip_average=True,
+    )
+
+
+def enforce_bounds(
+    hard: np.ndarray, centroids: np.ndarray, embeddings: np.ndarray, active: np.ndarray, lo: int, hi: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Re-cluster when the number of clusters in use falls outside ``[lo, hi]``.
+
+    The embeddings of active local speakers are re-clustered (k-means on the unit sphere) into the nearest
+    feasible count, then every local speaker is assigned to a cluster with the constraint that the speakers of
+    one window go to different clusters. With fewer distinct local speakers than ``lo``, fewer clusters result.
+    """
+    used = np.unique(hard[active & (hard >= 0)])
+    valid = active & ~np.isnan(embeddings).any(axis=-1)
+    target = int(min(max(len(used), lo), hi, valid.sum()))
+    if len(used) == target or target < 1:
+        if not lo <= len(used) <= hi:
+            logger.warning("found %d speakers, outside the requested [%d, %g]", len(used), lo, hi)
+        return hard, centroids
+    points = embeddings[valid]
+    points = points / np.linalg.norm(points, axis=1, keepdims=True)
+    labels = KMeans(n_clusters=target, n_init=10, random_state=0).fit_predict(points)
+    centroids = np.stack([embeddings[valid][labels == k].mean(axis=0) for k in range(target)])
+    unit = centroids / np.linalg.norm(centroids, axis=1, keepdims=True)
+    hard = np.full(hard.shape, -2, dtype=np.int64)
+    for c in np.flatnonzero(valid.any(axis=1)):
+        speakers = np.flatnonzero(valid[c])
+        vectors = embeddings[c, speakers]
+        similarity = (vectors / np.linalg.norm(vectors, axis=1, keepdims=True)) @ unit.T
+        rows, cols = linear_sum_assignment(similarity, maximize=True)
+        hard[c, speakers[rows]] = cols
+        for s in np.setdiff1d(np.arange(len(speakers)), rows):  # more local speakers than clusters
+            hard[c, speakers[s]] = int(np.argmax(similarity[s]))
+    logger.info("re-clustered into %d speakers to honour the requested [%d, %g]", target, lo, hi)
+    return hard, centroids

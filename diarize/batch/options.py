@@ -1,0 +1,93 @@
+"""Options of a batch run: engine, workers, retries, resume policy and archive limits."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from diarize.errors import ConfigError
+
+__all__ = ["ArchiveLimits", "BatchOptions", "EngineName"]
+
+EngineName = Literal["local", "ray"]
+
+
+@dataclass(frozen=True)
+class ArchiveLimits:
+    """Bounds on what one ``.zip``/``.tar`` input may unpack to (a guard against archive bombs).
+
+    An archive whose member count or declared total size exceeds a limit is recorded as failed before anything
+    is extracted; a member that turns out larger than declared is cut off and recorded as failed.
+    """
+
+    max_members: int = 10_000
+    """Most members (files, folders, links) one archive may hold."""
+
+    max_total_bytes: int = 20 * 2**30
+    """Most bytes all members of one archive may unpack to (20 GiB)."""
+
+    max_member_bytes: int = 4 * 2**30
+    """Most bytes one member may unpack to (4 GiB)."""
+
+    def __post_init__(self) -> None:
+        for name in ("max_members", "max_total_bytes", "max_member_bytes"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"archive limit {name} must be at least 1, got {getattr(self, name)}")
+
+
+@dataclass(frozen=True)
+class BatchOptions:
+    """How a batch runs; the pipeline configuration itself is passed separately."""
+
+    engine: EngineName = "local"
+    """``local`` (a pool of worker processes on this machine) or ``ray`` (Ray actors)."""
+
+    workers: int = 1
+    """Worker processes (or Ray actors); each loads the models once and holds them (about 1 GiB each)."""
+
+    address: str | None = None
+    """Ray cluster address (``ray://host:10001`` or ``auto``); ``None`` starts a private local Ray."""
+
+    retries: int = 1
+    """Extra attempts for a file whose worker crashed, timed out or hit an unexpected error. Input errors
+    (undecodable media, bad hints) are not retried: they would fail the same way."""
+
+    timeout: float | None = None
+    """Wall seconds one attempt on one file may take (models already loaded); ``None`` for no limit."""
+
+    resume: bool = True
+    """Skip inputs that an earlier run finished with the same configuration and whose outputs are intact."""
+
+    force: bool = False
+    """Allow a run whose pipeline configuration differs from the one that made this folder's results (they
+    are then re-processed); without it such a run is refused."""
+
+    formats: tuple[str, ...] | None = None
+    """Output formats; ``None`` takes the pipeline's."""
+
+    cores: int | None = None
+    """CPU cores to share among the workers; ``None`` counts the cores this process may use."""
+
+    archive_limits: ArchiveLimits = field(default_factory=ArchiveLimits)
+    """Limits on each archive input."""
+
+    cache_dir: Path | None = None
+    """Model cache folder for the workers (``None``: ``$DIARIZE_CACHE`` or the user cache)."""
+
+    ray_object_store_bytes: int = 200 * 2**20
+    """Object store size of a private local Ray (results are small; the inputs are read from disk)."""
+
+    def __post_init__(self) -> None:
+        if self.engine not in ("local", "ray"):
+            raise ConfigError(f"unknown batch engine {self.engine!r}: use local or ray")
+        if self.workers < 1:
+            raise ConfigError(f"workers must be at least 1, got {self.workers}")
+        if self.retries < 0:
+            raise ConfigError(f"retries must be 0 or more, got {self.retries}")
+        if self.timeout is not None and self.timeout <= 0:
+            raise ConfigError(f"timeout must be positive, got {self.timeout}")
+        if self.cores is not None and self.cores < 1:
+            raise ConfigError(f"cores must be at least 1, got {self.cores}")
+        if self.address is not None and self.engine != "ray":
+            raise ConfigError("a Ray address needs the ray engine (--engine ray)")

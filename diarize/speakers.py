@@ -1,0 +1,280 @@
+"""Speaker diarization stage: who spoke when, overlap included.
+
+pyannote.audio's diarization recipe, run on models passed in (no loading, no file I/O here):
+
+1. **segmentation** — pyannote segmentation-3.0 slides a 10 s window over the audio every ``step`` seconds and
+   finds up to three local speakers per window (two at once at most);
+2. **embeddings** — each local speaker of each window gets one speaker embedding (CAM++ by default) computed
+   from only the frames where that speaker talks alone ("gather" pooling, see :mod:`diarize.embeddings`);
+3. **clustering** — agglomerative clustering of the embeddings links local speakers across windows into
+   global speakers; speaker-count hints are enforced here;
+4. **turns** — the clustered activity is stitched on the segmentation frame grid (about 17 ms) into the
+   overlap-aware turns and the one-speaker-at-a-time exclusive view (:mod:`diarize.speaker_turns`).
+
+Embeddings take most of the time (about 80 %): each second of speech is embedded ``10 / step`` times.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from diarize.campplus import CAMPPlus
+from diarize.errors import ConfigError, ModelError
+from diarize.ge2e import GE2E
+from diarize.speaker_turns import (
+    EXCLUSIVE_RULES,
+    FrameGrid,
+    exclusive_frames,
+    frames_to_turns,
+    label_in_order,
+    top_speakers,
+)
+from diarize.types import Audio, Diarization, SpeakerTurn
+
+if TYPE_CHECKING:
+    from pyannote.audio import Model
+
+__all__ = ["CLUSTERING_METHODS", "Hook", "SpeakerModels", "SpeakerOptions", "diarize"]
+
+logger = logging.getLogger(__name__)
+
+Hook = Callable[[str, int, int], None]
+"""Progress callback ``hook(stage, completed, total)``; stages: segmentation, embeddings, clustering."""
+
+CLUSTERING_METHODS = ("agglomerative", "vbx")
+_NETWORKS: dict[str, type[nn.Module]] = {"campplus": CAMPPlus, "ge2e": GE2E}
+_WINDOW = 10.0  # s: the segmentation model's analysis window
+
+
+@dataclass(frozen=True)
+class SpeakerOptions:
+    """Everything that decides the speaker stage's output; defaults measured on AMI and pyannote's sample."""
+
+    embedding_model: str = "campplus"
+    """Speaker embedding network: ``"campplus"`` (3D-Speaker CAM++, 192-dim, default) or ``"ge2e"``
+    (resemblyzer's GE2E, 256-dim; less accurate, kept as a fallback)."""
+
+    step: float = 1.0
+    """Seconds between successive 10 s analysis windows. Time grows as ``1 / step``; 2.0 halves it."""
+
+    clustering: str = "agglomerative"
+    """``"agglomerative"`` (centroid linkage on cosine distance) or ``"vbx"`` (pyannote's VB-HMM clustering
+    with a length-normalising stand-in PLDA: no PLDA trained for CAM++/GE2E ships, so it is experimental)."""
+
+    threshold: float = 0.8
+    """Agglomerative: cosine-distance threshold below which clusters merge (higher → fewer speakers).
+    VBx: the threshold of its agglomerative initialisation."""
+
+    linkage: str = "centroid"
+    """Agglomerative linkage method (scipy): centroid, average, complete, single, ward, median, weighted."""
+
+    min_cluster_size: int | None = None
+    """Clusters with fewer embeddings are merged into the nearest large one. ``None``: ``round(12 / step)``,
+    i.e. about 12 s of windows whatever the step. pyannote caps it at 10 % of the embeddings on short files."""
+
+    constrained: bool = False
+    """Agglomerative: assign the local speakers of one window to different clusters (Hungarian matching)."""
+
+    exclude_overlap: bool = True
+    """Embed each local speaker from the frames where it talks alone (when there are enough of them)."""
+
+    min_duration_off: float = 0.0
+    """Gaps shorter than this (s) inside one speaker's speech are filled."""
+
+    exclusive_rule: str = "confident"
+    """How the exclusive view picks one speaker in overlap: ``"confident"`` (most active) or ``"keep"``
+    (whoever holds the floor keeps it)."""
+
+    vbx_fa: float = 0.07
+    """VBx only: scale of the embedding statistics (pyannote's default)."""
+
+    vbx_fb: float = 0.8
+    """VBx only: speaker regularisation; larger → fewer speakers (pyannote's default)."""
+
+    vbx_between_class: float = 3.0
+    """VBx only: between/within-speaker variance ratio of the stand-in PLDA."""
+
+    num_speakers: int | None = None
+    """Exact number of speakers, when known; overrides ``min_speakers``/``max_speakers``."""
+
+    min_speakers: int | None = None
+    """At least this many speakers (when the audio holds that many distinct voices)."""
+
+    max_speakers: int | None = None
+    """At most this many speakers."""
+
+    embedding_batch_size: int = 32
+    """(window, speaker) pairs embedded per batch; bounds memory on long audio."""
+
+    segmentation_batch_size: int = 32
+    """Windows segmented per batch."""
+
+    num_threads: int | None = 2
+    """torch threads while the stage runs (restored afterwards); ``None`` leaves torch's setting alone."""
+
+    def __post_init__(self) -> None:
+        _check_choice("embedding_model", self.embedding_model, tuple(_NETWORKS))
+        _check_choice("clustering", self.clustering, CLUSTERING_METHODS)
+        _check_choice("exclusive_rule", self.exclusive_rule, EXCLUSIVE_RULES)
+        _check_choice("linkage", self.linkage, ("average", "centroid", "complete", "median", "single", "ward", "weighted"))
+        if not 0.0 < self.step <= _WINDOW:
+            raise ConfigError(f"speaker step must lie in (0, {_WINDOW:g}] s, got {self.step}")
+        for name in ("num_speakers", "min_speakers", "max_speakers", "min_cluster_size", "num_threads"):
+            value = getattr(self, name)
+            if value is not None and value < 1:
+                raise ConfigError(f"{name} must be at least 1, got {value}")
+        if self.embedding_batch_size < 1 or self.segmentation_batch_size < 1:
+            raise ConfigError("speaker batch sizes must be at least 1")
+        lo, hi = self.min_speakers, self.max_speakers
+        if lo is not None and hi is not None and lo > hi:
+            raise ConfigError(f"min_speakers ({lo}) is larger than max_speakers ({hi}): lower one of them")
+        if self.num_speakers is not None and not (lo or 1) <= self.num_speakers <= (hi or self.num_speakers):
+            raise ConfigError(f"num_speakers ({self.num_speakers}) contradicts min/max_speakers ({lo}, {hi})")
+
+    @property
+    def speaker_bounds(self) -> tuple[int, float]:
+        """``(min, max)`` number of speakers the output must have (``max`` may be infinite)."""
+        if self.num_speakers is not None:
+            return self.num_speakers, self.num_speakers
+        return self.min_speakers or 1, float(self.max_speakers) if self.max_speakers else float("inf")
+
+    @property
+    def cluster_size(self) -> int:
+        return self.min_cluster_size if self.min_cluster_size is not None else max(1, round(12.0 / self.step))
+
+
+def _check_choice(name: str, value: str, choices: tuple[str, ...]) -> None:
+    if value not in choices:
+        raise ConfigError(f"speaker option {name}={value!r} is not one of: {', '.join(choices)}")
+
+
+@dataclass(frozen=True, eq=False)
+class SpeakerModels:
+    """The models the stage runs: pyannote's segmentation model and a speaker embedding network.
+
+    ``embedding`` is the bare network (:class:`~diarize.campplus.CAMPPlus` or :class:`~diarize.ge2e.GE2E`) as
+    the model cache loads it (``diarize.embeddings.load_campplus`` / ``load_ge2e``).
+    """
+
+    segmentation: Model
+    embedding: nn.Module
+
+
+def diarize(audio: Audio, options: SpeakerOptions, models: SpeakerModels, hook: Hook | None = None) -> Diarization:
+    """Who spoke when in ``audio``: overlap-aware turns, an exclusive view, one centroid per speaker.
+
+    Raises :class:`ModelError` when ``models.embedding`` is not the network ``options.embedding_model`` names.
+    ``audio`` is not modified.
+    """
+    expected = _NETWORKS[options.embedding_model]
+    if not isinstance(models.embedding, expected):
+        raise ModelError(
+            f"speaker embedding model is a {type(models.embedding).__name__}, but options ask for "
+            f"{options.embedding_model!r} ({expected.__name__})"
+        )
+    if len(audio.samples) == 0:
+        return Diarization(turns=(), exclusive=(), speakers=(), embedding_model=options.embedding_model)
+    with _torch_threads(options.num_threads):
+        return _diarize(audio, options, models, hook or _no_hook)
+
+
+def _no_hook(stage: str, completed: int, total: int) -> None:
+    return None
+
+
+@contextlib.contextmanager
+def _torch_threads(num_threads: int | None) -> Iterator[None]:
+    if num_threads is None:
+        yield
+        return
+    previous = torch.get_num_threads()
+    torch.set_num_threads(num_threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
+
+
+def _pipeline_hook(hook: Hook) -> Callable[..., None]:
+    def relay(step: str, artifact: Any = None, file: Any = None, total: int | None = None,
+              completed: int | None = None) -> None:
+        if total is not None and completed is not None:
+            hook(step, min(int(completed), int(total)), int(total))
+
+    return relay
+
+
+def _diarize(audio: Audio, options: SpeakerOptions, models: SpeakerModels, hook: Hook) -> Diarization:
+    from diarize._pyannote import make_clustering, run_clustering
+
+    analysis = _analyse(audio, options, models, hook)
+    if analysis is None:
+        return Diarization(turns=(), exclusive=(), speakers=(), embedding_model=options.embedding_model)
+    frames, embeddings = analysis
+    hook("clustering", 0, 1)
+    clustering = make_clustering(options, embeddings.shape[-1])
+    activations, count, centroids, grid = run_clustering(clustering, frames, embeddings, options)
+    hook("clustering", 1, 1)
+    return _build(activations, count, centroids, grid, audio.duration, options)
+
+
+def _analyse(audio: Audio, options: SpeakerOptions, models: SpeakerModels, hook: Hook) -> tuple[Any, np.ndarray] | None:
+    """Segmentation and embeddings: ``(frames, embeddings)``, or ``None`` when nobody speaks."""
+    from diarize._pyannote import build_pipeline, run_segmentation
+    from diarize.embeddings import speaker_embedding
+
+    embedding = speaker_embedding(models.embedding, options.embedding_model)
+    pipeline = build_pipeline(models.segmentation, embedding, options)
+    file = {"waveform": _waveform(audio), "sample_rate": audio.sample_rate, "uri": "audio"}
+    relay = _pipeline_hook(hook)
+    frames = run_segmentation(pipeline, models.segmentation, file, relay)
+    if frames.empty:
+        return None
+    embeddings = pipeline.get_embeddings(file, frames.binarized, exclude_overlap=options.exclude_overlap, hook=relay)
+    # shape: (num_chunks, local_speakers, dimension)
+    return frames, embeddings
+
+
+def _waveform(audio: Audio) -> torch.Tensor:
+    samples = np.asarray(audio.samples, dtype=np.float32)
+    if not samples.flags.writeable:  # torch wants a writable buffer; nothing here writes to it
+        samples = samples.copy()
+    # shape: (channel, time)
+    return torch.from_numpy(samples).reshape(1, -1)
+
+
+def _build(
+    activations: np.ndarray,
+    count: np.ndarray,
+    centroids: np.ndarray,
+    grid: FrameGrid,
+    duration: float,
+    options: SpeakerOptions,
+) -> Diarization:
+    """Overlap-aware and exclusive turns, speaker names and normalised centroids from clustered activity."""
+    active = top_speakers(activations, count)  # shape: (num_frames, num_clusters)
+    exclusive = exclusive_frames(active, activations, options.exclusive_rule)
+    raw = frames_to_turns(active, grid, options.min_duration_off, end=duration)
+    raw_exclusive = frames_to_turns(exclusive, grid, options.min_duration_off, end=duration)
+    names = label_in_order(raw)
+    turns = tuple(SpeakerTurn(start=s, end=e, speaker=names[k]) for s, e, k in raw)
+    exclusive_turns = tuple(SpeakerTurn(start=s, end=e, speaker=names[k]) for s, e, k in raw_exclusive if k in names)
+    vectors = {}
+    for k, name in names.items():
+        vector = centroids[k].astype(np.float32)
+        vectors[name] = vector / max(float(np.linalg.norm(vector)), 1e-12)
+    return Diarization(
+        turns=turns,
+        exclusive=exclusive_turns,
+        speakers=tuple(sorted(names.values())),
+        centroids=vectors,
+        embedding_model=options.embedding_model,
+    )
