@@ -523,6 +523,8 @@ def test_all_expands_to_every_format_and_names_follow_the_contract(tmp_path: Pat
         "meeting.md",
         "meeting.words.csv",
         "meeting.words.parquet",
+        "meeting.html",
+        "meeting.timeline.png",
     ]
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(p.name for p in paths)  # no temp files left
 
