@@ -12,20 +12,24 @@ import io
 import logging
 import math
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
-from torch import nn
 
+from diarize.campplus import CAMPPlus
 from diarize.compat import offline_environment, quiet_imports
-from diarize.speaker_turns import FrameGrid
+from diarize.errors import ModelError
+from diarize.ge2e import GE2E
+from diarize.speaker_turns import ClusteredSpeakers, FrameGrid
 
 offline_environment()
 with quiet_imports():
     from pyannote.audio import Inference, Model
     from pyannote.audio.core.plda import PLDA
+    from pyannote.audio.core.task import Specifications
     from pyannote.audio.pipelines import SpeakerDiarization
     from pyannote.audio.pipelines.clustering import AgglomerativeClustering, BaseClustering, VBxClustering
     from pyannote.audio.utils.signal import binarize
@@ -43,41 +47,56 @@ __all__ = [
     "enforce_bounds",
     "identity_plda",
     "make_clustering",
+    "overlap_speakers",
     "run_clustering",
     "run_segmentation",
 ]
 
 logger = logging.getLogger(__name__)
 
-Embedder = Callable[[nn.Module, torch.Tensor, "torch.Tensor | None"], torch.Tensor]
+Network = CAMPPlus | GE2E
+Embedder = Callable[[Network, torch.Tensor, "torch.Tensor | None"], torch.Tensor]
 
 
 class SpeakerEmbedding(Model):
     """A speaker embedding network behind pyannote.audio's embedding-model interface.
 
     ``forward(waveforms (B, 1, T), weights (B, frames) | None) -> (B, D)`` embeds, for each window, the speech
-    where ``weights`` marks the speaker active (see :func:`diarize.embeddings.embed`). Passing an instance (not a
-    name) to the pipeline bypasses pyannote's name-based loader dispatch.
+    where ``weights`` marks the speaker active (see :func:`diarize.embeddings.embed`). Passing an instance
+    (not a name) to the pipeline bypasses pyannote's name-based loader dispatch.
     """
 
-    def __init__(self, network: nn.Module, name: str, embed: Embedder, min_num_samples: int) -> None:
+    def __init__(
+        self, network: Network, name: str, embed: Embedder, min_num_samples: int, workers: int = 1
+    ) -> None:
         super().__init__(sample_rate=16_000, num_channels=1)
         self.network = network
         self.name = name
         self.dimension = int(network.embedding_size)
         self._embed = embed
         self._min_num_samples = min_num_samples
+        self._workers = max(1, workers)
 
-    def forward(self, waveforms: torch.Tensor, weights: torch.Tensor | None = None) -> torch.Tensor:
+    # pyannote's base class declares forward(waveforms, **kwargs); its pipeline passes weights=
+    def forward(  # type: ignore[override]
+        self, waveforms: torch.Tensor, weights: torch.Tensor | None = None
+    ) -> torch.Tensor:
         # pyannote measures the shortest usable input by calling forward without weights on ever shorter noise
         # until it raises; that length decides when a speaker's overlap-free frames are enough to embed
         if weights is None and waveforms.shape[-1] < self._min_num_samples:
             raise ValueError(f"{waveforms.shape[-1]} samples are too few for a speaker embedding")
-        with torch.inference_mode():
-            rows = [
-                self._embed(self.network, waveforms[b, 0], None if weights is None else weights[b])
-                for b in range(waveforms.shape[0])
-            ]
+
+        def one(b: int) -> torch.Tensor:
+            with torch.inference_mode():  # thread-local: entered in each worker
+                return self._embed(self.network, waveforms[b, 0], None if weights is None else weights[b])
+
+        batch = range(waveforms.shape[0])
+        if self._workers == 1 or len(batch) == 1:
+            rows = [one(b) for b in batch]
+        else:
+            # items run side by side, each on one torch thread: no OpenMP barrier to spin on a busy machine
+            with ThreadPoolExecutor(max_workers=self._workers, thread_name_prefix="embedding") as pool:
+                rows = list(pool.map(one, batch))
         # shape: (batch, dimension)
         return torch.stack(rows)
 
@@ -95,10 +114,20 @@ def identity_plda(dimension: int, between_class: float = 1.0) -> PLDA:
     np.savez(plda, mu=np.zeros(dimension), tr=eye, psi=np.full(dimension, float(between_class)))
     transform.seek(0)
     plda.seek(0)
-    return PLDA(transform, plda, lda_dimension=dimension)
+    # np.load (inside PLDA) reads file objects as well as paths
+    return PLDA(transform, plda, lda_dimension=dimension)  # type: ignore[arg-type]
 
 
-def build_pipeline(segmentation: Model, embedding: SpeakerEmbedding, options: SpeakerOptions) -> SpeakerDiarization:
+def _specifications(segmentation: Model) -> Specifications:
+    specifications = segmentation.specifications
+    if isinstance(specifications, tuple):
+        raise ModelError("the segmentation model has several tasks; expected pyannote segmentation-3.0")
+    return specifications
+
+
+def build_pipeline(
+    segmentation: Model, embedding: SpeakerEmbedding, options: SpeakerOptions
+) -> SpeakerDiarization:
     """pyannote's diarization pipeline on the given models (no hub access), for segmentation and embeddings.
 
     Its own clustering step is not used (see :func:`make_clustering`), but pyannote 4.0.7 refuses to build
@@ -107,7 +136,7 @@ def build_pipeline(segmentation: Model, embedding: SpeakerEmbedding, options: Sp
     with quiet_imports():
         pipeline = SpeakerDiarization(
             segmentation=segmentation,
-            segmentation_step=options.step / segmentation.specifications.duration,
+            segmentation_step=options.step / _specifications(segmentation).duration,
             embedding=embedding,
             embedding_exclude_overlap=options.exclude_overlap,
             plda=identity_plda(embedding.dimension),
@@ -129,11 +158,17 @@ def make_clustering(options: SpeakerOptions, dimension: int) -> BaseClustering:
     clustering: BaseClustering
     if options.clustering == "vbx":
         clustering = VBxClustering(identity_plda(dimension, options.vbx_between_class), metric="cosine")
-        clustering.instantiate({"threshold": options.threshold, "Fa": options.vbx_fa, "Fb": options.vbx_fb})
+        clustering.instantiate(
+            {"threshold": options.cluster_threshold, "Fa": options.vbx_fa, "Fb": options.vbx_fb}
+        )
     else:
         clustering = AgglomerativeClustering(metric="cosine", constrained_assignment=options.constrained)
         clustering.instantiate(
-            {"method": options.linkage, "threshold": options.threshold, "min_cluster_size": options.cluster_size}
+            {
+                "method": options.linkage,
+                "threshold": options.cluster_threshold,
+                "min_cluster_size": options.cluster_size,
+            }
         )
     return clustering
 
@@ -156,7 +191,7 @@ def run_segmentation(
 ) -> SpeakerFrames:
     """Segment every window and count the speakers talking at once in each frame."""
     segmentations = pipeline.get_segmentations(file, hook=hook)
-    if segmentation.specifications.powerset:
+    if _specifications(segmentation).powerset:
         binarized = segmentations
     else:
         binarized = binarize(segmentations, onset=0.5, initial_state=False)
@@ -166,20 +201,26 @@ def run_segmentation(
 
 def run_clustering(
     clustering: BaseClustering, frames: SpeakerFrames, embeddings: np.ndarray, options: SpeakerOptions
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, FrameGrid]:
-    """Cluster local speakers into global ones and stitch their activity over the whole audio.
-
-    Returns ``activations`` ``(num_frames, num_clusters)``, ``count`` ``(num_frames,)``, ``centroids``
-    ``(num_clusters, dimension)`` and the frame grid.
-    """
+) -> ClusteredSpeakers:
+    """Cluster local speakers into global ones and stitch their activity over the whole audio."""
     lo, hi = options.speaker_bounds
+    heard = overlap_speakers(frames.count, options.overlap_evidence)
+    if heard > lo and options.num_speakers is None:
+        logger.debug(
+            "%d speakers talk at once for %.1f s or more: at least %d speakers",
+            heard,
+            options.overlap_evidence,
+            heard,
+        )
+        lo = int(min(heard, hi))
     with contextlib.redirect_stdout(io.StringIO()) as chatter:  # pyannote prints when it misses a count
         hard, _, centroids = clustering(
             embeddings=embeddings,
             segmentations=frames.binarized,
             num_clusters=options.num_speakers,
             min_clusters=lo,
-            max_clusters=None if math.isinf(hi) else int(hi),
+            # VBx compares against it, so "no maximum" is infinity rather than None
+            max_clusters=hi if math.isinf(hi) else int(hi),  # type: ignore[arg-type]
         )
     if chatter.getvalue().strip():
         logger.debug("clustering: %s", chatter.getvalue().strip())
@@ -191,11 +232,30 @@ def run_clustering(
     activations = _stitch(frames.segmentations, hard, frames.count.sliding_window)
     num_frames = min(len(activations.data), len(count))
     window = activations.sliding_window
-    grid = FrameGrid(start=window.start, step=window.step, duration=window.duration)
-    return activations.data[:num_frames], count[:num_frames], centroids, grid
+    return ClusteredSpeakers(
+        activations=activations.data[:num_frames],
+        count=count[:num_frames],
+        centroids=centroids,
+        grid=FrameGrid(start=window.start, step=window.step, duration=window.duration),
+        min_speakers=lo,
+    )
 
 
-def _stitch(segmentations: SlidingWindowFeature, hard: np.ndarray, frames: SlidingWindow) -> SlidingWindowFeature:
+def overlap_speakers(count: SlidingWindowFeature, evidence: float) -> int:
+    """The most speakers heard at once for at least ``evidence`` seconds in all (0 disables: returns 1)."""
+    if evidence <= 0:
+        return 1
+    frames = count.data[:, 0]
+    needed = math.ceil(evidence / count.sliding_window.step)
+    heard = 1
+    while (frames >= heard + 1).sum() >= needed:
+        heard += 1
+    return heard
+
+
+def _stitch(
+    segmentations: SlidingWindowFeature, hard: np.ndarray, frames: SlidingWindow
+) -> SlidingWindowFeature:
     """Sum, over overlapping windows, each global speaker's activity: ``(total_frames, num_clusters)``."""
     num_chunks, num_frames, _ = segmentations.data.shape
     num_clusters = int(hard.max()) + 1 if (hard >= 0).any() else 1
@@ -220,7 +280,8 @@ def enforce_bounds(
 
     The embeddings of active local speakers are re-clustered (k-means on the unit sphere) into the nearest
     feasible count, then every local speaker is assigned to a cluster with the constraint that the speakers of
-    one window go to different clusters. With fewer distinct local speakers than ``lo``, fewer clusters result.
+    one window go to different clusters. With fewer distinct local speakers than ``lo``, fewer clusters
+    result.
     """
     used = np.unique(hard[active & (hard >= 0)])
     valid = active & ~np.isnan(embeddings).any(axis=-1)

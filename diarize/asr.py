@@ -1,16 +1,17 @@
 """Stage 2: transcription with word timestamps, on the speech that voice activity detection found.
 
-The speech spans are packed, in order, into windows of at most ``window`` seconds (Whisper's 30 s input): each
-window is its spans' audio joined end to end with ``join_gap`` seconds of silence between them, so that short
-spans share one encoder pass and no audio outside the spans ever reaches the model. A window is decoded by one of
-two backends (:mod:`diarize.asr_backends`), its output passes the guards of :mod:`diarize.asr_guards` (silence,
-repetition, loops) and its word times are mapped back to the original timeline through the window's
-:class:`~diarize.spanmap.SpanMap`, clamped inside the span that holds each word. Windows are decoded one at a time,
-so memory stays bounded however long the audio is.
+The speech spans are packed, in order, into windows of at most ``window`` seconds (Whisper's 30 s input).
+Spans at most ``bridge`` seconds apart share a window together with the real audio between them, so that
+Whisper hears natural pauses; spans further apart start a new window, or, with ``join_gap`` set, are joined to
+the window after that much silence (fewer windows, but Whisper then tends to pull the first word after a join
+back across it). A window is decoded by one of two backends (:mod:`diarize.asr_backends`); its output passes
+the guards of :mod:`diarize.asr_guards` (silence, repetition, loops); its word times are mapped back to the
+original timeline through the window's :class:`~diarize.spanmap.SpanMap` and clamped inside the speech span
+that holds each word. Windows are decoded one at a time, so memory stays bounded however long the audio is.
 
-The language is the forced one, or ``en`` for an English-only model, or else detected once on the first window
-and then forced for the whole file. Word timestamps are always on. With ``temperature`` 0 and no fallback
-temperatures the output is deterministic.
+The language is the forced one, or ``en`` for an English-only model, or else detected once (on the window
+with the most speech among the first few) and then forced for the whole file. Word timestamps are always on.
+With ``temperature`` 0 and no fallback temperatures the output is deterministic.
 """
 
 from __future__ import annotations
@@ -18,15 +19,16 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from itertools import pairwise
 from typing import Any, Literal, get_args
 
-from diarize.asr_backends import DecodeSettings, make_backend, warm_up_openai
+from diarize.asr_backends import Backend, DecodeSettings, make_backend, warm_up_openai
 from diarize.asr_guards import GuardOptions, clean_window
 from diarize.errors import ConfigError
 from diarize.spanmap import SpanMap
 from diarize.types import Audio, Segment, Span, Transcript
 
-__all__ = ["AsrOptions", "ProgressHook", "pack_spans", "transcribe", "warm_up"]
+__all__ = ["AsrOptions", "ProgressHook", "Window", "pack_spans", "transcribe", "warm_up"]
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +41,7 @@ ComputeType = Literal["int8", "float32"]
 _BACKENDS: tuple[str, ...] = get_args(BackendName)
 _MODEL_SIZES: tuple[str, ...] = get_args(ModelSize)
 _COMPUTE_TYPES: tuple[str, ...] = get_args(ComputeType)
+_DETECTION_CANDIDATES = 5  # windows among which the language is detected on the one with the most speech
 
 
 def _language_codes() -> frozenset[str]:
@@ -50,8 +53,8 @@ def _language_codes() -> frozenset[str]:
 
 @dataclass(frozen=True)
 class AsrOptions:
-    """How speech is transcribed. ``model_size``, ``compute_type`` and ``cpu_threads`` choose the model that the
-    pipeline loads and passes in; the others steer decoding."""
+    """How speech is transcribed. ``model_size``, ``compute_type`` and ``cpu_threads`` choose the model that
+    the pipeline loads and passes in; the others steer decoding."""
 
     backend: BackendName = "faster"
     """``faster`` (faster-whisper, CTranslate2) or ``openai`` (openai-whisper, PyTorch float32)."""
@@ -60,13 +63,15 @@ class AsrOptions:
     """``tiny.en`` (English only, fastest) or ``base`` (multilingual)."""
 
     compute_type: ComputeType = "int8"
-    """faster-whisper weights: ``int8`` (fastest on a CPU) or ``float32`` (the same numbers as openai-whisper)."""
+    """faster-whisper weights: ``int8`` (fastest on a CPU) or ``float32`` (the same numbers as
+    openai-whisper)."""
 
     cpu_threads: int = 2
     """Threads the decoder may use."""
 
     language: str | None = None
-    """ISO 639-1 code (``en``, ``de``…) to force, or ``None`` to detect it once per file (``en`` for tiny.en)."""
+    """ISO 639-1 code (``en``, ``de``…) to force, or ``None`` to detect it once per file (always ``en`` for
+    tiny.en)."""
 
     beam_size: int = 1
     """1 decodes greedily; larger values search that many beams (several times slower with ``openai``)."""
@@ -85,14 +90,18 @@ class AsrOptions:
     log_prob_threshold: float | None = -1.0
     """Average token log probability under which a segment counts as failed (see ``no_speech_threshold``)."""
 
-    no_speech_drop: float | None = None
-    """A segment whose no-speech probability exceeds this is dropped whatever its log probability."""
+    no_speech_drop: float | None = 0.8
+    """A segment whose no-speech probability exceeds this is dropped whatever its log probability (Whisper's
+    confident hallucinations on silence and noise, such as "you", score 0.9 and more; speech scored 0.45 at
+    most in our recordings)."""
 
     compression_ratio_threshold: float | None = 2.4
-    """A segment whose text's gzip compression ratio exceeds this is repetitive and dropped."""
+    """A segment whose own text's gzip compression ratio exceeds this is stuck on repeat and dropped; the
+    decoder also retries a pass above it at the fallback temperatures, if any."""
 
     loop_min_repeats: int = 3
-    """A phrase said this many times in a row or more is a decoding loop if it also covers ``loop_min_words``."""
+    """A phrase said this many times in a row or more is a decoding loop if it also covers
+    ``loop_min_words``."""
 
     loop_min_words: int = 6
     """Fewest words a run of repeats must cover to count as a loop; its first occurrence is kept."""
@@ -104,10 +113,15 @@ class AsrOptions:
     """Text (names, jargon) given to the decoder as context before each window."""
 
     window: float = 30.0
-    """Longest window of joined speech decoded at once, seconds (at most Whisper's 30)."""
+    """Longest window of audio decoded at once, seconds (at most Whisper's 30)."""
 
-    join_gap: float = 0.0
-    """Seconds of silence put between two speech spans joined into one window."""
+    bridge: float = 2.0
+    """Speech spans at most this far apart (seconds) share a window with the real audio between them."""
+
+    join_gap: float | None = None
+    """Spans further apart share a window too, joined with this many seconds of silence between them, or, when
+    ``None``, each starts a new window (Whisper tends to pull the first word after such a join back across
+    it)."""
 
     def __post_init__(self) -> None:
         self._check_choices()
@@ -122,11 +136,13 @@ class AsrOptions:
             raise ConfigError(f"asr compute_type must be one of {_COMPUTE_TYPES}, got {self.compute_type!r}")
         if self.language is not None:
             if self.language not in _language_codes():
-                raise ConfigError(f"asr language {self.language!r} is not a Whisper language code (en, de, …)")
+                raise ConfigError(
+                    f"asr language {self.language!r} is not a Whisper language code (en, de, …)"
+                )
             if self.model_size.endswith(".en") and self.language != "en":
                 raise ConfigError(
-                    f"asr model {self.model_size} is English-only but language {self.language!r} was asked for;"
-                    " use model_size='base'"
+                    f"asr model {self.model_size} is English-only but language {self.language!r} was"
+                    " asked for; use model_size='base'"
                 )
 
     def _check_numbers(self) -> None:
@@ -148,8 +164,10 @@ class AsrOptions:
             raise ConfigError("asr loop_min_repeats and loop_min_words must be at least 2")
         if not 1.0 <= self.window <= 30.0:
             raise ConfigError(f"asr window must lie in [1, 30] seconds, got {self.window!r}")
-        if not 0.0 <= self.join_gap <= 2.0:
-            raise ConfigError(f"asr join_gap must lie in [0, 2] seconds, got {self.join_gap!r}")
+        if not 0.0 <= self.bridge <= self.window:
+            raise ConfigError(f"asr bridge must lie in [0, window] seconds, got {self.bridge!r}")
+        if self.join_gap is not None and not 0.0 <= self.join_gap <= 2.0:
+            raise ConfigError(f"asr join_gap must lie in [0, 2] seconds or be None, got {self.join_gap!r}")
 
 
 def transcribe(
@@ -159,29 +177,52 @@ def transcribe(
     options: AsrOptions | None = None,
     hook: ProgressHook | None = None,
 ) -> Transcript:
-    """Transcribe the speech ``spans`` of ``audio`` with ``model`` (a faster-whisper ``WhisperModel`` for backend
-    ``faster``, an openai-whisper ``Whisper`` for ``openai``); times are on the original timeline."""
+    """Transcribe the speech ``spans`` of ``audio`` with ``model`` (a faster-whisper ``WhisperModel`` for
+    backend ``faster``, an openai-whisper ``Whisper`` for ``openai``); times are on the original timeline."""
     options = options or AsrOptions()
     backend = make_backend(options.backend, model, _decode_settings(options))
     if options.language not in (None, "en") and not backend.multilingual:
         raise ConfigError(f"the asr model is English-only but language {options.language!r} was asked for")
-    windows = pack_spans(_clean_spans(spans, audio.duration), options.window, options.join_gap, audio.sample_rate)
-    language, probability = options.language, None
-    if language is None and not backend.multilingual:
-        language = "en"
+    windows = pack_spans(
+        _clean_spans(spans, audio.duration),
+        options.window,
+        options.bridge,
+        options.join_gap,
+        audio.sample_rate,
+    )
+    language, probability = _language(backend, options.language, windows, audio)
     guards = _guard_options(options)
     segments: list[Segment] = []
     if hook is not None:
         hook("asr", 0, len(windows))
     for done, window in enumerate(windows, start=1):
-        samples = window.join(audio.samples)  # shape: (window.length,)
-        if language is None:
-            language, probability = backend.detect_language(samples)
-            log.info("asr: detected language %s (p=%.2f)", language, probability)
-        segments.extend(clean_window(backend.decode(samples, language), window, guards))
+        samples = window.spans.join(audio.samples)  # shape: (window.spans.length,)
+        segments.extend(clean_window(backend.decode(samples, language), window.spans, window.speech, guards))
         if hook is not None:
             hook("asr", done, len(windows))
-    return Transcript(segments=tuple(segments), language=language or "", language_probability=probability)
+    return Transcript(segments=tuple(segments), language=language, language_probability=probability)
+
+
+def _language(
+    backend: Backend, forced: str | None, windows: Sequence[Window], audio: Audio
+) -> tuple[str, float | None]:
+    """The language to decode in and its detected probability (``None`` unless detected; ``""`` when there is
+    nothing to detect it on).
+
+    Detection looks at the window with the most speech among the first few, so that a file's language is
+    judged on up to 30 s of speech rather than on whatever short sound happens to come first.
+    """
+    if forced is not None:
+        return forced, None
+    if not backend.multilingual:
+        return "en", None
+    if not windows:
+        return "", None
+    speech = [sum(s.duration for s in w.speech) for w in windows[:_DETECTION_CANDIDATES]]
+    window = windows[speech.index(max(speech))]
+    language, probability = backend.detect_language(window.spans.join(audio.samples))
+    log.info("asr: detected language %s (p=%.2f)", language, probability)
+    return language, probability
 
 
 def warm_up(model: Any, options: AsrOptions | None = None) -> None:
@@ -192,27 +233,52 @@ def warm_up(model: Any, options: AsrOptions | None = None) -> None:
         warm_up_openai()
 
 
-def pack_spans(spans: Sequence[Span], window: float, gap: float, sample_rate: int) -> list[SpanMap]:
-    """Sorted, non-overlapping ``spans`` packed in order into windows of at most ``window`` seconds of joined audio.
+@dataclass(frozen=True)
+class Window:
+    """One decoder input: pieces of the original audio joined by a :class:`SpanMap`, and the speech in
+    them."""
 
-    Consecutive spans share a window while they fit, ``gap`` seconds of silence between two of them; a span longer
-    than a window is cut into equal parts that fit.
+    spans: SpanMap
+    speech: tuple[Span, ...]
+
+
+def pack_spans(
+    spans: Sequence[Span], window: float, bridge: float, join_gap: float | None, sample_rate: int
+) -> list[Window]:
+    """Sorted, non-overlapping speech ``spans`` packed in order into windows of at most ``window`` seconds.
+
+    A span joins the window of the span before it when the audio fits: with the real audio between them when
+    they are at most ``bridge`` seconds apart, else (unless ``join_gap`` is ``None``) as a new piece after
+    ``join_gap`` seconds of silence. A span longer than a window is cut into equal parts that fit.
     """
     limit = int(window * sample_rate)
-    gap_samples = round(gap * sample_rate)
-    windows: list[SpanMap] = []
-    group: list[tuple[int, int]] = []
+    max_bridge = round(bridge * sample_rate)
+    gap = None if join_gap is None else round(join_gap * sample_rate)
+    windows: list[Window] = []
+    pieces: list[list[int]] = []
+    speech: list[Span] = []
     used = 0
+
+    def close() -> None:
+        windows.append(Window(SpanMap([(a, b) for a, b in pieces], sample_rate, gap or 0), tuple(speech)))
+
     for span in spans:
-        for start, end in _fit(round(span.start * sample_rate), round(span.end * sample_rate), limit, sample_rate):
-            need = end - start + (gap_samples if group else 0)
-            if group and used + need > limit:
-                windows.append(SpanMap(group, sample_rate, gap_samples))
-                group, used, need = [], 0, end - start
-            group.append((start, end))
-            used += need
-    if group:
-        windows.append(SpanMap(group, sample_rate, gap_samples))
+        for start, end in _fit(
+            round(span.start * sample_rate), round(span.end * sample_rate), limit, sample_rate
+        ):
+            if pieces and start - pieces[-1][1] <= max_bridge and used + end - pieces[-1][1] <= limit:
+                used += end - pieces[-1][1]
+                pieces[-1][1] = end
+            elif pieces and gap is not None and used + gap + end - start <= limit:
+                used += gap + end - start
+                pieces.append([start, end])
+            else:
+                if pieces:
+                    close()
+                pieces, speech, used = [[start, end]], [], end - start
+            speech.append(Span(start / sample_rate, end / sample_rate))
+    if pieces:
+        close()
     return windows
 
 
@@ -223,7 +289,7 @@ def _fit(start: int, end: int, limit: int, sample_rate: int) -> list[tuple[int, 
         length = (end - start) / sample_rate
         log.warning("asr: a %.1f s speech span exceeds the window; cut blindly into %d parts", length, parts)
     bounds = [start + (end - start) * i // parts for i in range(parts + 1)]
-    return list(zip(bounds[:-1], bounds[1:]))
+    return list(pairwise(bounds))
 
 
 def _clean_spans(spans: Sequence[Span], duration: float) -> list[Span]:

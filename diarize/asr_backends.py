@@ -1,9 +1,9 @@
 """The two Whisper backends behind one small interface.
 
-A backend decodes one window of audio (at most 30 s, 16 kHz mono float32) into :class:`RawSegment` records with
-word times in that window, and detects the spoken language of a window. ``faster`` drives a faster-whisper
-``WhisperModel`` (CTranslate2); ``openai`` drives openai-whisper's ``Whisper`` (PyTorch). Given the same weights and
-greedy decoding both give the same words.
+A backend decodes one window of audio (at most 30 s, 16 kHz mono float32) into :class:`RawSegment` records
+with word times in that window, and detects the spoken language of a window. ``faster`` drives a
+faster-whisper ``WhisperModel`` (CTranslate2); ``openai`` drives openai-whisper's ``Whisper`` (PyTorch). Given
+the same weights and greedy decoding both give the same words.
 """
 
 from __future__ import annotations
@@ -51,13 +51,17 @@ def make_backend(name: str, model: Any, settings: DecodeSettings) -> Backend:
     """The backend ``name`` around ``model``; a model of the other kind is a :class:`ConfigError`."""
     if name == "faster":
         if not callable(getattr(model, "transcribe", None)) or not hasattr(model, "model"):
-            raise ConfigError(f"asr backend 'faster' needs a faster_whisper.WhisperModel, got {type(model).__name__}")
+            raise ConfigError(
+                f"asr backend 'faster' needs a faster_whisper.WhisperModel, got {type(model).__name__}"
+            )
         return FasterBackend(model, settings)
     if name == "openai":
         from whisper.model import Whisper
 
         if not isinstance(model, Whisper):
-            raise ConfigError(f"asr backend 'openai' needs an openai-whisper model, got {type(model).__name__}")
+            raise ConfigError(
+                f"asr backend 'openai' needs an openai-whisper model, got {type(model).__name__}"
+            )
         return OpenaiBackend(model, settings)
     raise ConfigError(f"unknown asr backend {name!r}: use 'faster' or 'openai'")
 
@@ -111,8 +115,9 @@ class FasterBackend:
 class OpenaiBackend:
     """openai-whisper (PyTorch, float32) on the CPU.
 
-    Its OpenMP threads spin while waiting unless ``OMP_WAIT_POLICY=PASSIVE`` is set before torch starts; on a busy
-    machine that slows decoding several-fold, so the variable is checked (not set) and a warning logged once.
+    Its OpenMP threads spin while waiting unless ``OMP_WAIT_POLICY=PASSIVE`` is set before torch starts; on a
+    busy machine that slows decoding several-fold, so the variable is checked (not set) and a warning logged
+    once.
     """
 
     _warned = False
@@ -122,7 +127,9 @@ class OpenaiBackend:
         self.settings = settings
         if os.environ.get("OMP_WAIT_POLICY", "").upper() != "PASSIVE" and not OpenaiBackend._warned:
             OpenaiBackend._warned = True
-            log.warning("openai-whisper runs several times slower on a busy CPU unless OMP_WAIT_POLICY=PASSIVE")
+            log.warning(
+                "openai-whisper runs several times slower on a busy CPU unless OMP_WAIT_POLICY=PASSIVE"
+            )
 
     @property
     def multilingual(self) -> bool:
@@ -175,7 +182,7 @@ class OpenaiBackend:
 
 
 def warm_up_openai() -> None:
-    """Compile openai-whisper's numba DTW (about 2 s, once per process) so that it does not land in a timing."""
+    """Compile openai-whisper's numba DTW (about 2 s, once per process) outside of any timing."""
     import torch
     from whisper.timing import dtw
 

@@ -1,41 +1,48 @@
 """What the ASR stage keeps of a decoder's output, and how its times reach the original timeline.
 
-Both Whisper backends decode one window of joined speech (see :mod:`diarize.asr`) into :class:`RawSegment` records
+Both Whisper backends decode one window of speech (see :mod:`diarize.asr`) into :class:`RawSegment` records
 with times in that window. :func:`clean_window` then
 
-1. drops segments without words or without duration (openai-whisper can re-decode an empty, zero-length segment
-   at the end of its audio);
-2. drops segments that look like silence or noise: ``no_speech_prob`` above its threshold while ``avg_logprob``
-   is below its own (Whisper's rule for skipping a window), or ``no_speech_prob`` above ``no_speech_drop``
-   whatever the log probability;
-3. drops segments whose text compresses too well (``compression_ratio`` above its threshold: repeated text);
+1. drops segments without words or without duration (openai-whisper can re-decode an empty, zero-length
+   segment at the end of its audio), and words without a letter or digit (" . ." is Whisper's noise);
+2. drops segments that look like silence or noise: ``no_speech_prob`` above its threshold while
+   ``avg_logprob`` is below its own (Whisper's rule for skipping a window), or ``no_speech_prob`` above
+   ``no_speech_drop`` whatever the log probability;
+3. drops segments whose own text compresses too well (gzip ratio above ``compression_ratio_threshold``: text
+   stuck on repeat). The decoders report the ratio of a whole decoding pass, which would condemn every segment
+   of a window that merely holds the same sentence twice; the ratio is therefore recomputed per segment, and
+   that is the value the returned segments carry;
 4. cuts repeated-phrase loops: the same phrase (1 to ``_MAX_LOOP_WORDS`` words, compared without case and
-   punctuation) said ``loop_min_repeats`` or more times in a row, ``loop_min_words`` words at least in all, keeps
-   only its first occurrence;
-5. maps every word to the original timeline through the window's :class:`~diarize.spanmap.SpanMap`: a word
-   belongs to the speech span that holds its midpoint and is clamped inside that span; words are then made
-   monotonic and non-overlapping (a word starts no earlier than the previous one ends).
+   punctuation) said ``loop_min_repeats`` or more times in a row, ``loop_min_words`` words at least in all,
+   keeps only its first occurrence;
+5. maps every word to the original timeline through the window's :class:`~diarize.spanmap.SpanMap` and clamps
+   it inside the speech span that holds its midpoint (or, for a midpoint in a pause, the nearest span), so
+   that no word lies where voice activity detection found no speech; words are then made monotonic and
+   non-overlapping (a word starts no earlier than the previous one ends).
 
-Word text is stripped of the leading space Whisper writes; a segment's text is Whisper's own spelling of its kept
-words, stripped.
+Word text is stripped of the leading space Whisper writes; a segment's text is Whisper's own spelling of its
+kept words, stripped (or, when words were cut, the kept words joined by spaces).
 """
 
 from __future__ import annotations
 
+import bisect
 import logging
 import re
+import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from diarize.spanmap import SpanMap
-from diarize.types import Segment, Word
+from diarize.types import Segment, Span, Word
 
-__all__ = ["GuardOptions", "RawSegment", "RawWord", "clean_window", "find_loops"]
+__all__ = ["GuardOptions", "RawSegment", "RawWord", "clean_window", "compression_ratio", "find_loops"]
 
 log = logging.getLogger(__name__)
 
 _MAX_LOOP_WORDS = 12  # longest phrase (in words) searched for repetition loops
 _PUNCTUATION = re.compile(r"[^\w']+", re.UNICODE)
+_WORDLIKE = re.compile(r"\w", re.UNICODE)
 
 
 @dataclass(frozen=True)
@@ -67,25 +74,32 @@ class GuardOptions:
 
     no_speech_threshold: float | None = 0.6
     log_prob_threshold: float | None = -1.0
-    no_speech_drop: float | None = None
+    no_speech_drop: float | None = 0.8
     compression_ratio_threshold: float | None = 2.4
     loop_min_repeats: int = 3
     loop_min_words: int = 6
 
 
-def clean_window(raw: Sequence[RawSegment], spans: SpanMap, options: GuardOptions) -> list[Segment]:
-    """The segments of one window that pass the guards, with their words on the original timeline."""
+def clean_window(
+    raw: Sequence[RawSegment], spans: SpanMap, speech: Sequence[Span], options: GuardOptions
+) -> list[Segment]:
+    """The segments of one window that pass the guards, with their words on the original timeline.
+
+    ``spans`` maps the window to the original timeline; ``speech`` are the (sorted) speech spans the window
+    covers, into which every word is clamped.
+    """
     kept = [s for s in raw if _passes(s, options)]
     flat = [(i, w) for i, s in enumerate(kept) for w in s.words]
     drop = find_loops([w.text for _, w in flat], options.loop_min_repeats, options.loop_min_words)
     if drop:
         log.info("asr: dropped %d words of repeated-phrase loops", len(drop))
+    drop.update(n for n, (_, w) in enumerate(flat) if not _WORDLIKE.search(w.text))
     words: list[list[Word]] = [[] for _ in kept]
     previous_end = 0.0
     for n, (i, raw_word) in enumerate(flat):
         if n in drop:
             continue
-        word = _to_original(raw_word, spans, previous_end)
+        word = _to_original(raw_word, spans, speech, previous_end)
         previous_end = word.end
         words[i].append(word)
     segments = []
@@ -101,7 +115,7 @@ def clean_window(raw: Sequence[RawSegment], spans: SpanMap, options: GuardOption
                 words=tuple(seg_words),
                 avg_logprob=segment.avg_logprob,
                 no_speech_prob=segment.no_speech_prob,
-                compression_ratio=segment.compression_ratio,
+                compression_ratio=compression_ratio(segment.text),
             )
         )
     return segments
@@ -118,22 +132,45 @@ def _passes(segment: RawSegment, options: GuardOptions) -> bool:
         log.debug("asr: dropped as silence (no_speech %.2f): %r", segment.no_speech_prob, segment.text)
         return False
     ratio = options.compression_ratio_threshold
-    if ratio is not None and segment.compression_ratio > ratio:
-        log.info("asr: dropped a repetitive segment (compression %.2f): %r", segment.compression_ratio, segment.text)
+    if ratio is not None and compression_ratio(segment.text) > ratio:
+        log.info(
+            "asr: dropped a repetitive segment (compression %.2f): %r",
+            compression_ratio(segment.text),
+            segment.text,
+        )
         return False
     return True
 
 
-def _to_original(word: RawWord, spans: SpanMap, previous_end: float) -> Word:
-    """``word`` on the original timeline, inside the span holding its midpoint, not before ``previous_end``."""
+def compression_ratio(text: str) -> float:
+    """Bytes of ``text`` (UTF-8) per byte of its zlib compression, as Whisper measures repetition."""
+    data = text.encode("utf-8")
+    return len(data) / len(zlib.compress(data)) if data else 0.0
+
+
+def _to_original(word: RawWord, spans: SpanMap, speech: Sequence[Span], previous_end: float) -> Word:
+    """``word`` on the original timeline, inside the speech span nearest its midpoint, not before
+    ``previous_end``."""
     piece = spans.piece_index((word.start + word.end) / 2)
-    start = max(spans.to_original(word.start, piece=piece), previous_end)
-    end = max(spans.to_original(word.end, piece=piece, is_end=True), start)
-    return Word(start=start, end=end, text=word.text.strip(), probability=float(word.probability))
+    start = spans.to_original(word.start, piece=piece)
+    end = spans.to_original(word.end, piece=piece, is_end=True)
+    if speech:
+        home = _nearest(speech, (start + end) / 2)
+        start = min(max(start, home.start), home.end)
+        end = min(max(end, home.start), home.end)
+    start = max(start, previous_end)
+    return Word(start=start, end=max(end, start), text=word.text.strip(), probability=float(word.probability))
+
+
+def _nearest(speech: Sequence[Span], time: float) -> Span:
+    """The span holding ``time``, else the one closest to it (the later one on a tie)."""
+    index = bisect.bisect_right([s.start for s in speech], time)
+    candidates = speech[max(0, index - 1) : index + 1]
+    return min(candidates, key=lambda s: (max(s.start - time, time - s.end, 0.0), -s.start))
 
 
 def find_loops(texts: Sequence[str], min_repeats: int, min_words: int) -> set[int]:
-    """Indices of the words that repeat a phrase looping ``min_repeats``+ times in a row, first occurrence kept.
+    """Indices of the words repeating a phrase said ``min_repeats``+ times in a row (the first one is kept).
 
     A run counts as a loop only if it spans at least ``min_words`` words in all, so that "no, no, no" survives
     while a sentence or a filler word stuck on repeat does not.

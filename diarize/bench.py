@@ -8,7 +8,8 @@ every file through two passes (:mod:`diarize.bench_measure`), each ``repeat`` ti
   are its own (decode, vad, asr, speakers — with its segmentation, embeddings and clustering steps — assign);
 - the **configured** pass, the pipeline as configured (with ``parallel``, transcription and the speaker stage
   side by side on one core each): end-to-end numbers as a user gets them. Skipped, and equal to the sequential
-  pass, when the pipeline runs sequentially anyway.
+  pass, when the pipeline runs sequentially anyway. It runs first, with only its own models loaded, so that
+  its peak memory is what a user sees.
 
 The real-time factor (RTF) is processing wall time ÷ audio duration. With ``long_minutes`` the decoded files
 are concatenated into one recording of that length and run through the configured pass (the scaling test).
@@ -255,49 +256,69 @@ def _environment(threads: int) -> dict[str, Any]:
 # ----------------------------------------------------------------------------------------------------
 
 
-def _load_ours(
-    models: Any, configs: Mapping[str, PipelineConfig], warm: Audio, note: Progress
-) -> dict[str, Cost]:
-    """Load the models of each configuration, then run it once on ``warm``: what per-file times leave out."""
+def _load(models: Any, label: str, config: PipelineConfig, warm: Audio, note: Progress) -> dict[str, Cost]:
+    """Load the models of ``config``, then run it once on ``warm``: what per-file times leave out."""
     from diarize.pipeline import run
 
-    load: dict[str, Cost] = {}
-    for label, config in configs.items():
-        note(f"loading models ({label})")
-        with measure() as cost:
-            models.load(config)
-        load[f"models.{label}"] = cost()
-        with measure() as cost:
-            run(warm, config, models=models)
-        load[f"warmup.{label}"] = cost()
+    note(f"loading models ({label})")
+    with measure() as cost:
+        models.load(config)
+    load = {f"models.{label}": cost()}
+    with measure() as cost:
+        run(warm, config, models=models)
+    load[f"warmup.{label}"] = cost()
     return load
 
 
 def _bench_ours(
-    paths: Sequence[Path], audios: Sequence[Audio], configs: Mapping[str, PipelineConfig], models: Any,
-    options: BenchOptions, note: Progress,
-) -> list[FileBench]:
+    inputs: Sequence[tuple[Path, Audio, Reference | None]],
+    configs: Mapping[str, PipelineConfig],
+    models: Any,
+    options: BenchOptions,
+    note: Progress,
+) -> tuple[list[FileBench], LongBench | None, dict[str, Cost]]:
+    """Each configuration loaded, warmed up and run over every input (file, decoded audio, reference); the
+    long recording right after the configured pass. Returns the files, the long recording and load costs.
+
+    The configured pass goes first, with only its own models loaded, so that its peak memory is what a user
+    sees; the sequential pass then also carries the configured pass's models (one-thread Whisper).
+    """
+    warm = excerpt(inputs[0][1], options.warmup_seconds)
+    load: dict[str, Cost] = {}
+    passes: dict[str, list[PassResult]] = {}
+    long = None
+    for label, config in configs.items():
+        load.update(_load(models, label, config, warm, note))
+        passes[label] = []
+        for index, (path, _, _) in enumerate(inputs, start=1):
+            note(f"[{index}/{len(inputs)}] {path.name}: {label} pass")
+            passes[label].append(run_pass(path, config, models, options.repeat))
+        if options.long_minutes is not None and long is None:  # the first pass is the pipeline as configured
+            recording = concat_long([audio for _, audio, _ in inputs], options.long_minutes)
+            note(f"long recording: {recording.duration / 60:g} min, {label} pass")
+            sources = tuple(str(path) for path, _, _ in inputs)
+            long = LongBench(recording.duration, sources, run_pass(recording, config, models))
     files = []
-    for index, (path, audio) in enumerate(zip(paths, audios, strict=True), start=1):
-        passes = {}
-        for label, config in configs.items():
-            note(f"[{index}/{len(paths)}] {path.name}: {label} pass")
-            passes[label] = run_pass(path, config, models, options.repeat)
-        reference = reference_for(path)
-        result = passes.get("configured", passes["sequential"]).result
+    for index, (path, audio, reference) in enumerate(inputs):
+        configured = passes["configured"][index] if "configured" in passes else None
+        result = (configured or passes["sequential"][index]).result
         der = {"ours": tuple(der_scores(reference, result.turns, options.collars))} if reference else {}
         files.append(
             FileBench(
-                path=str(path), duration=audio.duration, sequential=passes["sequential"],
-                configured=passes.get("configured"), reference=reference, der=der,
+                path=str(path), duration=audio.duration, sequential=passes["sequential"][index],
+                configured=configured, reference=reference, der=der,
             )
         )
-    return files
+    return files, long, load
 
 
 def _bench_baselines(
-    files: Sequence[FileBench], audios: Sequence[Audio], config: PipelineConfig, cache: Any,
-    options: BenchOptions, note: Progress,
+    files: Sequence[FileBench],
+    audios: Sequence[Audio],
+    config: PipelineConfig,
+    cache: Any,
+    options: BenchOptions,
+    note: Progress,
 ) -> tuple[list[FileBench], dict[str, Cost]]:
     """Each baseline loaded, warmed up and run on every file; ``files`` with their baseline results."""
     load: dict[str, Cost] = {}
@@ -338,10 +359,7 @@ def bench(
     ``cache`` is the :class:`~diarize.models.ModelCache` to load from (default: the user cache). Every file is
     probed before any work starts: an unusable one raises :class:`~diarize.errors.MediaError`.
     """
-    import torch
-
     from diarize.audio import load_audio, probe
-    from diarize.pipeline import Models
 
     options = options or BenchOptions()
     note = progress or (lambda line: logger.info("%s", line))
@@ -350,23 +368,23 @@ def bench(
         raise ConfigError("give at least one file to benchmark")
     for path in paths:
         probe(path)
+    references = [reference_for(p) for p in paths]
     config = load_pipeline(options.pipeline)
-    configs = {"sequential": sequential(config)}
-    if config.parallel:
-        configs["configured"] = config
+    import torch
+
+    from diarize.pipeline import Models
+
+    # the configured pass first (see _bench_ours); when the pipeline is sequential anyway, it is the only one
+    configs = {"configured": config} if config.parallel else {}
+    configs["sequential"] = sequential(config)
     previous = torch.get_num_threads()
     torch.set_num_threads(options.threads)
     try:
         environment = _environment(options.threads)
         audios = [load_audio(p) for p in paths]
         models = Models(cache)
-        load = _load_ours(models, configs, excerpt(audios[0], options.warmup_seconds), note)
-        results = _bench_ours(paths, audios, configs, models, options, note)
-        long = None
-        if options.long_minutes is not None:
-            recording = concat_long(audios, options.long_minutes)
-            note(f"long recording: {recording.duration / 60:g} min, configured pass")
-            long = LongBench(recording.duration, tuple(map(str, paths)), run_pass(recording, config, models))
+        inputs = list(zip(paths, audios, references, strict=True))
+        results, long, load = _bench_ours(inputs, configs, models, options, note)
         if options.baseline:
             results, baseline_load = _bench_baselines(results, audios, config, models.cache, options, note)
             load.update(baseline_load)

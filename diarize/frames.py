@@ -13,9 +13,9 @@ picture stream, and every conversion lives here:
   the table and the JSON provenance say ``time_source: pts``.
 - **Windows**: ``FrameOptions.left``/``right`` count VIDEO frames; they become feature frames as
   ``round_half_up(left * 50 / fps)`` (2 frames at 25 fps → 4 features, at 30000/1001 → 3, at 24 → 4), and
-  the window is ``[center_idx - left_f, center_idx + right_f)``. ``right_f`` is at least 1, so a window
-  always holds its centre. :meth:`FrameTable.window_indices` gives the ``left_f + right_f`` indices of every
-  window.
+  the window is ``[center_idx - left_f, center_idx + right_f)`` (variable-rate video: the average rate).
+  ``right_f`` is at least 1, so a window always holds its centre. :meth:`FrameTable.window_indices` gives
+  the ``left_f + right_f`` indices of every window.
 - **Clamping**: the audio has ``n_features = floor(audio_duration * 50)`` feature frames. Every index in the
   table (``center_idx``, ``window_first``, ``window_last`` and the window indices) is clamped to
   ``[0, n_features - 1]``; a window at either end repeats the edge index, so every window has the same

@@ -4,7 +4,8 @@ The network (Wan et al., "Generalized End-to-End Loss for Speaker Verification",
 LSTM over 40-bin mel power spectrograms (25 ms windows, 10 ms hop) followed by a linear layer, a ReLU and L2
 normalisation. It embeds fixed 1.6 s partial utterances; a longer utterance is the normalised mean of its
 partials. The front end reproduces resemblyzer's (librosa ``melspectrogram``: centred frames, Hann window,
-Slaney mel scale and normalisation, power 2) with torch, so resemblyzer's webrtcvad import chain is not needed.
+Slaney mel scale and normalisation, power 2) with torch, so resemblyzer's webrtcvad import chain is not
+needed.
 """
 
 from __future__ import annotations

@@ -1,15 +1,15 @@
 """Map times in audio cut from a recording back to the recording's own timeline.
 
-A stage that works on trimmed audio (speech regions cut out of a recording and joined end to end, with an optional
-stretch of silence between them) gets its times in the joined audio; :class:`SpanMap` turns them back into times on
-the original timeline, the way faster-whisper's ``SpeechTimestampsMap`` does. Every conversion goes through integer
-sample counts so that a boundary is the same sample on both sides::
+A stage that works on trimmed audio (speech regions cut out of a recording and joined end to end, with an
+optional stretch of silence between them) gets its times in the joined audio; :class:`SpanMap` turns them back
+into times on the original timeline, the way faster-whisper's ``SpeechTimestampsMap`` does. Every conversion
+goes through integer sample counts so that a boundary is the same sample on both sides::
 
     original  |---- a ----|.........|------ b ------|......
     joined    |---- a ----|gap|------ b ------|
 
-A time in piece ``a`` maps to ``a``'s original start plus its offset into ``a``. A time that falls in an inserted
-gap, or exactly on the border between two pieces, belongs to the next piece when it starts something
+A time in piece ``a`` maps to ``a``'s original start plus its offset into ``a``. A time that falls in an
+inserted gap, or exactly on the border between two pieces, belongs to the next piece when it starts something
 (``is_end=False``) and to the previous piece when it ends something (``is_end=True``).
 """
 
@@ -26,12 +26,16 @@ __all__ = ["SpanMap"]
 
 
 class SpanMap:
-    """Pieces ``[start, end)`` of an original recording, joined in order with ``gap`` samples of silence between.
+    """Pieces ``[start, end)`` of an original recording, joined in order with ``gap`` samples of silence
+    between.
 
-    ``pieces`` are sample indices on the original timeline; they must be non-empty, in order and must not overlap.
+    ``pieces`` are sample indices on the original timeline; they must be non-empty, in order and must not
+    overlap.
     """
 
-    def __init__(self, pieces: Sequence[tuple[int, int]], sample_rate: int = SAMPLE_RATE, gap: int = 0) -> None:
+    def __init__(
+        self, pieces: Sequence[tuple[int, int]], sample_rate: int = SAMPLE_RATE, gap: int = 0
+    ) -> None:
         if sample_rate <= 0:
             raise ValueError(f"sample_rate must be positive, got {sample_rate}")
         if gap < 0:
@@ -56,7 +60,8 @@ class SpanMap:
 
     @classmethod
     def from_spans(cls, spans: Sequence[Span], sample_rate: int = SAMPLE_RATE, gap: float = 0.0) -> SpanMap:
-        """The map of ``spans`` (seconds), rounded to whole samples, joined with ``gap`` seconds of silence."""
+        """The map of ``spans`` (seconds), rounded to whole samples, joined with ``gap`` seconds of
+        silence."""
         pieces = [(round(s.start * sample_rate), round(s.end * sample_rate)) for s in spans]
         return cls(pieces, sample_rate, round(gap * sample_rate))
 
@@ -95,15 +100,15 @@ class SpanMap:
         return out
 
     def piece_index(self, time: float, is_end: bool = False) -> int:
-        """The piece that a joined time ``time`` (seconds) belongs to; times outside clamp to the first/last."""
+        """The piece that joined time ``time`` (seconds) belongs to; times outside clamp to the ends."""
         if not self._orig:
             raise ValueError("an empty SpanMap has no pieces")
         sample = round(time * self.sample_rate)
         if is_end:
-            # The last piece that starts strictly before the sample owns it: an end on a border is the earlier one's.
+            # An end on a border belongs to the earlier piece: the last one starting before the sample.
             index = bisect.bisect_left(self._joined_starts, sample) - 1
             return max(0, index)
-        # The piece starting at or before the sample, unless the sample lies past its end (in a gap): the next one.
+        # A start belongs to the piece starting at or before it, or to the next one if it lies in a gap.
         index = bisect.bisect_right(self._joined_starts, sample) - 1
         if index < 0:
             return 0
@@ -113,7 +118,8 @@ class SpanMap:
         return index
 
     def to_original(self, time: float, piece: int | None = None, is_end: bool = False) -> float:
-        """The original time (seconds) of joined time ``time``, clamped to its piece (or to ``piece`` if given)."""
+        """The original time (seconds) of joined time ``time``, clamped to its piece (or to ``piece`` if
+        given)."""
         index = self.piece_index(time, is_end) if piece is None else piece
         start, end = self._orig[index]
         offset = round(time * self.sample_rate) - self._joined_starts[index]

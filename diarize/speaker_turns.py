@@ -2,8 +2,8 @@
 
 The speaker stage ends with, on a regular grid of frames (the segmentation model's, about 17 ms apart),
 
-* ``activations`` — shape ``(num_frames, num_clusters)``: how strongly each clustered speaker is active, summed
-  over the overlapping analysis windows that saw the frame;
+* ``activations`` — shape ``(num_frames, num_clusters)``: how strongly each clustered speaker is active,
+  summed over the overlapping analysis windows that saw the frame;
 * ``count`` — shape ``(num_frames,)``: how many speakers talk at once.
 
 This module turns them into the overlap-aware view (the ``count`` most active speakers of each frame), the
@@ -18,8 +18,10 @@ from dataclasses import dataclass
 import numpy as np
 
 __all__ = [
+    "ClusteredSpeakers",
     "EXCLUSIVE_RULES",
     "FrameGrid",
+    "ensure_speakers",
     "exclusive_frames",
     "frames_to_turns",
     "label_in_order",
@@ -34,7 +36,7 @@ until they stop, and falls back to the most active speaker otherwise."""
 
 @dataclass(frozen=True)
 class FrameGrid:
-    """Frame ``i`` covers ``[start + i * step, start + i * step + duration)``; its time stamp is its middle."""
+    """Frame ``i`` covers ``[start + i * step, start + i * step + duration)``, time-stamped at its middle."""
 
     start: float
     step: float
@@ -44,11 +46,22 @@ class FrameGrid:
         return self.start + index * self.step + 0.5 * self.duration
 
 
+@dataclass(frozen=True, eq=False)
+class ClusteredSpeakers:
+    """Global speakers' activity over the whole audio, on the segmentation frame grid."""
+
+    activations: np.ndarray  # shape: (num_frames, num_clusters), summed window votes
+    count: np.ndarray  # shape: (num_frames,), speakers talking at once
+    centroids: np.ndarray  # shape: (num_clusters, dimension), mean raw embedding
+    grid: FrameGrid
+    min_speakers: int  # the fewest speakers the output must show (hints and overlap evidence)
+
+
 def top_speakers(activations: np.ndarray, count: np.ndarray) -> np.ndarray:
     """Mark, in each frame, the ``count`` most active speakers among those with positive activation.
 
-    ``activations`` has shape ``(num_frames, num_speakers)``, ``count`` shape ``(num_frames,)``; the result is a
-    boolean array shaped like ``activations``. Ties go to the lower speaker index.
+    ``activations`` has shape ``(num_frames, num_speakers)``, ``count`` shape ``(num_frames,)``; the result is
+    a boolean array shaped like ``activations``. Ties go to the lower speaker index.
     """
     num_frames, num_speakers = activations.shape
     # stable sort of -activation: ties keep index order
@@ -59,14 +72,44 @@ def top_speakers(activations: np.ndarray, count: np.ndarray) -> np.ndarray:
     return (rank < wanted[:, None]) & (activations > 0)
 
 
+def ensure_speakers(active: np.ndarray, activations: np.ndarray, wanted: int) -> np.ndarray:
+    """Give frames to clusters that :func:`top_speakers` left silent until ``wanted`` speakers are present.
+
+    A cluster can lose every frame to louder neighbours when the speaker count is forced up. Such a cluster
+    (the most active first) takes the frames where its activation is at least half its peak, from the weakest
+    speaker there, so the number of speakers per frame is unchanged. Returns a new array.
+    """
+    active = active.copy()
+    absent = [
+        k
+        for k in np.argsort(-activations.sum(axis=0))
+        if not active[:, k].any() and activations[:, k].max() > 0
+    ]
+    for k in absent:
+        if int(active.any(axis=0).sum()) >= wanted:
+            break
+        frames = np.flatnonzero(activations[:, k] >= 0.5 * activations[:, k].max())
+        for t in frames:
+            others = np.flatnonzero(active[t])
+            if len(others):
+                weakest = others[np.argmin(activations[t, others])]
+                if active[:, weakest].sum() > 1:  # never silence another speaker entirely
+                    active[t, weakest] = False
+            active[t, k] = True
+    return active
+
+
 def exclusive_frames(active: np.ndarray, activations: np.ndarray, rule: str = "confident") -> np.ndarray:
-    """One speaker per frame wherever ``active`` (``(num_frames, num_speakers)`` bool) has any; see :data:`EXCLUSIVE_RULES`."""
+    """One speaker per frame wherever ``active`` ``(num_frames, num_speakers)`` has any.
+
+    See :data:`EXCLUSIVE_RULES` for ``rule``.
+    """
     if rule not in EXCLUSIVE_RULES:
         raise ValueError(f"unknown exclusive rule {rule!r}; expected one of {', '.join(EXCLUSIVE_RULES)}")
     num_frames, _ = active.shape
     scores = np.where(active, activations, -np.inf)
-    choice = np.argmax(scores, axis=1)
-    anybody = active.any(axis=1)
+    choice: np.ndarray = np.argmax(scores, axis=1)
+    anybody = np.asarray(active.any(axis=1), dtype=bool)
     if rule == "keep":
         holder = -1
         for t in range(num_frames):
@@ -87,16 +130,16 @@ def frames_to_turns(
     """``(start, end, speaker_index)`` turns of each speaker's runs of active frames, sorted by time.
 
     A run of frames ``[i, j)`` becomes the turn ``[time(i), time(j))`` (frame middles, as pyannote does); a
-    run reaching the last frame ends at that frame's middle. Gaps shorter than ``min_duration_off`` between two
-    turns of the same speaker are filled. Times are clipped to ``[0, end]`` when ``end`` is given.
+    run reaching the last frame ends at that frame's middle. Gaps shorter than ``min_duration_off`` between
+    two turns of the same speaker are filled. Times are clipped to ``[0, end]`` when ``end`` is given.
     """
     num_frames, num_speakers = active.shape
     turns: list[tuple[float, float, int]] = []
     for k in range(num_speakers):
         padded = np.concatenate([[False], active[:, k].astype(bool), [False]])
         edges = np.flatnonzero(np.diff(padded.astype(np.int8)))
-        runs = []
-        for first, stop in zip(edges[::2], edges[1::2]):
+        runs: list[tuple[float, float]] = []
+        for first, stop in zip(edges[::2], edges[1::2], strict=True):
             start_t = grid.time(int(first))
             end_t = grid.time(int(stop)) if stop < num_frames else grid.time(num_frames - 1)
             if runs and start_t - runs[-1][1] < min_duration_off:
@@ -112,7 +155,7 @@ def frames_to_turns(
 
 
 def label_in_order(turns: list[tuple[float, float, int]]) -> dict[int, str]:
-    """Name speaker indices ``SPEAKER_00``, ``SPEAKER_01``… in order of their first turn (``turns`` sorted or not)."""
+    """Name speaker indices ``SPEAKER_00``, ``SPEAKER_01``… in order of their first turn."""
     names: dict[int, str] = {}
     for _, _, k in sorted(turns):
         if k not in names:

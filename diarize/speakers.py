@@ -20,7 +20,7 @@ import contextlib
 import logging
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 import torch
@@ -31,7 +31,8 @@ from diarize.errors import ConfigError, ModelError
 from diarize.ge2e import GE2E
 from diarize.speaker_turns import (
     EXCLUSIVE_RULES,
-    FrameGrid,
+    ClusteredSpeakers,
+    ensure_speakers,
     exclusive_frames,
     frames_to_turns,
     label_in_order,
@@ -42,7 +43,7 @@ from diarize.types import Audio, Diarization, SpeakerTurn
 if TYPE_CHECKING:
     from pyannote.audio import Model
 
-__all__ = ["CLUSTERING_METHODS", "Hook", "SpeakerModels", "SpeakerOptions", "diarize"]
+__all__ = ["CLUSTERING_METHODS", "DEFAULT_THRESHOLDS", "Hook", "SpeakerModels", "SpeakerOptions", "diarize"]
 
 logger = logging.getLogger(__name__)
 
@@ -53,6 +54,15 @@ CLUSTERING_METHODS = ("agglomerative", "vbx")
 _NETWORKS: dict[str, type[nn.Module]] = {"campplus": CAMPPlus, "ge2e": GE2E}
 _WINDOW = 10.0  # s: the segmentation model's analysis window
 
+DEFAULT_THRESHOLDS: dict[tuple[str, str], float] = {
+    ("campplus", "agglomerative"): 0.85,
+    ("ge2e", "agglomerative"): 0.5,
+    ("campplus", "vbx"): 0.8,
+    ("ge2e", "vbx"): 0.8,
+}
+"""Clustering thresholds measured on pyannote's sample, three AMI excerpts, a simulated conversation and a
+10-minute concatenation of them (``python -m diarize.tuning sweep``)."""
+
 
 @dataclass(frozen=True)
 class SpeakerOptions:
@@ -62,26 +72,34 @@ class SpeakerOptions:
     """Speaker embedding network: ``"campplus"`` (3D-Speaker CAM++, 192-dim, default) or ``"ge2e"``
     (resemblyzer's GE2E, 256-dim; less accurate, kept as a fallback)."""
 
-    step: float = 1.0
-    """Seconds between successive 10 s analysis windows. Time grows as ``1 / step``; 2.0 halves it."""
+    step: float = 2.0
+    """Seconds between successive 10 s analysis windows; each second of speech is embedded ``10 / step``
+    times, so time grows as ``1 / step``. 1.0 doubles the time for about 1 DER point less on short files."""
 
     clustering: str = "agglomerative"
     """``"agglomerative"`` (centroid linkage on cosine distance) or ``"vbx"`` (pyannote's VB-HMM clustering
     with a length-normalising stand-in PLDA: no PLDA trained for CAM++/GE2E ships, so it is experimental)."""
 
-    threshold: float = 0.8
+    threshold: float | None = None
     """Agglomerative: cosine-distance threshold below which clusters merge (higher → fewer speakers).
-    VBx: the threshold of its agglomerative initialisation."""
+    VBx: Euclidean threshold (unit vectors) of its agglomerative initialisation. ``None``: the measured
+    default of the embedding model and method (:data:`DEFAULT_THRESHOLDS`)."""
 
     linkage: str = "centroid"
     """Agglomerative linkage method (scipy): centroid, average, complete, single, ward, median, weighted."""
 
     min_cluster_size: int | None = None
-    """Clusters with fewer embeddings are merged into the nearest large one. ``None``: ``round(12 / step)``,
-    i.e. about 12 s of windows whatever the step. pyannote caps it at 10 % of the embeddings on short files."""
+    """Clusters with fewer embeddings are merged into the nearest large one. ``None``: ``round(6 / step)``,
+    i.e. about 6 s of windows whatever the step (12 s merged real speakers who talk little on a 10-minute,
+    14-speaker test). pyannote lowers it to 10 % of the embeddings on short files."""
 
     constrained: bool = False
     """Agglomerative: assign the local speakers of one window to different clusters (Hungarian matching)."""
+
+    overlap_evidence: float = 1.0
+    """Seconds during which segmentation hears ``n`` speakers at once that prove at least ``n`` distinct
+    speakers (raising the minimum unless ``num_speakers`` is set); ``0`` turns this off. It keeps two people
+    who only ever talk together from being merged into one."""
 
     exclude_overlap: bool = True
     """Embed each local speaker from the frames where it talks alone (when there are enough of them)."""
@@ -93,11 +111,12 @@ class SpeakerOptions:
     """How the exclusive view picks one speaker in overlap: ``"confident"`` (most active) or ``"keep"``
     (whoever holds the floor keeps it)."""
 
-    vbx_fa: float = 0.07
-    """VBx only: scale of the embedding statistics (pyannote's default)."""
+    vbx_fa: float = 1.0
+    """VBx only: scale of the embedding statistics (pyannote's 0.07 collapsed CAM++ to one or two
+    speakers)."""
 
-    vbx_fb: float = 0.8
-    """VBx only: speaker regularisation; larger → fewer speakers (pyannote's default)."""
+    vbx_fb: float = 1.0
+    """VBx only: speaker regularisation; larger → fewer speakers."""
 
     vbx_between_class: float = 3.0
     """VBx only: between/within-speaker variance ratio of the stand-in PLDA."""
@@ -117,14 +136,20 @@ class SpeakerOptions:
     segmentation_batch_size: int = 32
     """Windows segmented per batch."""
 
-    num_threads: int | None = 2
-    """torch threads while the stage runs (restored afterwards); ``None`` leaves torch's setting alone."""
+    num_threads: int = 2
+    """CPU threads the stage uses. torch runs single-threaded while the stage runs (restored afterwards) and
+    this many (window, speaker) embeddings are computed side by side: no OpenMP thread spins waiting for
+    another, which on a busy 2-core machine slowed multi-threaded torch 10×. Segmentation uses one thread."""
 
     def __post_init__(self) -> None:
         _check_choice("embedding_model", self.embedding_model, tuple(_NETWORKS))
         _check_choice("clustering", self.clustering, CLUSTERING_METHODS)
         _check_choice("exclusive_rule", self.exclusive_rule, EXCLUSIVE_RULES)
-        _check_choice("linkage", self.linkage, ("average", "centroid", "complete", "median", "single", "ward", "weighted"))
+        _check_choice(
+            "linkage",
+            self.linkage,
+            ("average", "centroid", "complete", "median", "single", "ward", "weighted"),
+        )
         if not 0.0 < self.step <= _WINDOW:
             raise ConfigError(f"speaker step must lie in (0, {_WINDOW:g}] s, got {self.step}")
         for name in ("num_speakers", "min_speakers", "max_speakers", "min_cluster_size", "num_threads"):
@@ -147,8 +172,15 @@ class SpeakerOptions:
         return self.min_speakers or 1, float(self.max_speakers) if self.max_speakers else float("inf")
 
     @property
+    def cluster_threshold(self) -> float:
+        """``threshold``, or the default for this embedding model and clustering method."""
+        if self.threshold is not None:
+            return self.threshold
+        return DEFAULT_THRESHOLDS[(self.embedding_model, self.clustering)]
+
+    @property
     def cluster_size(self) -> int:
-        return self.min_cluster_size if self.min_cluster_size is not None else max(1, round(12.0 / self.step))
+        return self.min_cluster_size if self.min_cluster_size is not None else max(1, round(6.0 / self.step))
 
 
 def _check_choice(name: str, value: str, choices: tuple[str, ...]) -> None:
@@ -168,7 +200,9 @@ class SpeakerModels:
     embedding: nn.Module
 
 
-def diarize(audio: Audio, options: SpeakerOptions, models: SpeakerModels, hook: Hook | None = None) -> Diarization:
+def diarize(
+    audio: Audio, options: SpeakerOptions, models: SpeakerModels, hook: Hook | None = None
+) -> Diarization:
     """Who spoke when in ``audio``: overlap-aware turns, an exclusive view, one centroid per speaker.
 
     Raises :class:`ModelError` when ``models.embedding`` is not the network ``options.embedding_model`` names.
@@ -182,7 +216,7 @@ def diarize(audio: Audio, options: SpeakerOptions, models: SpeakerModels, hook: 
         )
     if len(audio.samples) == 0:
         return Diarization(turns=(), exclusive=(), speakers=(), embedding_model=options.embedding_model)
-    with _torch_threads(options.num_threads):
+    with _torch_threads(1):
         return _diarize(audio, options, models, hook or _no_hook)
 
 
@@ -191,10 +225,7 @@ def _no_hook(stage: str, completed: int, total: int) -> None:
 
 
 @contextlib.contextmanager
-def _torch_threads(num_threads: int | None) -> Iterator[None]:
-    if num_threads is None:
-        yield
-        return
+def _torch_threads(num_threads: int) -> Iterator[None]:
     previous = torch.get_num_threads()
     torch.set_num_threads(num_threads)
     try:
@@ -204,8 +235,13 @@ def _torch_threads(num_threads: int | None) -> Iterator[None]:
 
 
 def _pipeline_hook(hook: Hook) -> Callable[..., None]:
-    def relay(step: str, artifact: Any = None, file: Any = None, total: int | None = None,
-              completed: int | None = None) -> None:
+    def relay(
+        step: str,
+        artifact: Any = None,
+        file: Any = None,
+        total: int | None = None,
+        completed: int | None = None,
+    ) -> None:
         if total is not None and completed is not None:
             hook(step, min(int(completed), int(total)), int(total))
 
@@ -221,24 +257,29 @@ def _diarize(audio: Audio, options: SpeakerOptions, models: SpeakerModels, hook:
     frames, embeddings = analysis
     hook("clustering", 0, 1)
     clustering = make_clustering(options, embeddings.shape[-1])
-    activations, count, centroids, grid = run_clustering(clustering, frames, embeddings, options)
+    clustered = run_clustering(clustering, frames, embeddings, options)
     hook("clustering", 1, 1)
-    return _build(activations, count, centroids, grid, audio.duration, options)
+    return _build(clustered, audio.duration, options)
 
 
-def _analyse(audio: Audio, options: SpeakerOptions, models: SpeakerModels, hook: Hook) -> tuple[Any, np.ndarray] | None:
+def _analyse(
+    audio: Audio, options: SpeakerOptions, models: SpeakerModels, hook: Hook
+) -> tuple[Any, np.ndarray] | None:
     """Segmentation and embeddings: ``(frames, embeddings)``, or ``None`` when nobody speaks."""
     from diarize._pyannote import build_pipeline, run_segmentation
     from diarize.embeddings import speaker_embedding
 
-    embedding = speaker_embedding(models.embedding, options.embedding_model)
+    network = cast("CAMPPlus | GE2E", models.embedding)  # checked by diarize()
+    embedding = speaker_embedding(network, options.embedding_model, workers=options.num_threads)
     pipeline = build_pipeline(models.segmentation, embedding, options)
     file = {"waveform": _waveform(audio), "sample_rate": audio.sample_rate, "uri": "audio"}
     relay = _pipeline_hook(hook)
     frames = run_segmentation(pipeline, models.segmentation, file, relay)
     if frames.empty:
         return None
-    embeddings = pipeline.get_embeddings(file, frames.binarized, exclude_overlap=options.exclude_overlap, hook=relay)
+    embeddings = pipeline.get_embeddings(
+        file, frames.binarized, exclude_overlap=options.exclude_overlap, hook=relay
+    )
     # shape: (num_chunks, local_speakers, dimension)
     return frames, embeddings
 
@@ -251,25 +292,22 @@ def _waveform(audio: Audio) -> torch.Tensor:
     return torch.from_numpy(samples).reshape(1, -1)
 
 
-def _build(
-    activations: np.ndarray,
-    count: np.ndarray,
-    centroids: np.ndarray,
-    grid: FrameGrid,
-    duration: float,
-    options: SpeakerOptions,
-) -> Diarization:
+def _build(clustered: ClusteredSpeakers, duration: float, options: SpeakerOptions) -> Diarization:
     """Overlap-aware and exclusive turns, speaker names and normalised centroids from clustered activity."""
+    activations, count, grid = clustered.activations, clustered.count, clustered.grid
     active = top_speakers(activations, count)  # shape: (num_frames, num_clusters)
+    active = ensure_speakers(active, activations, clustered.min_speakers)
     exclusive = exclusive_frames(active, activations, options.exclusive_rule)
     raw = frames_to_turns(active, grid, options.min_duration_off, end=duration)
     raw_exclusive = frames_to_turns(exclusive, grid, options.min_duration_off, end=duration)
     names = label_in_order(raw)
     turns = tuple(SpeakerTurn(start=s, end=e, speaker=names[k]) for s, e, k in raw)
-    exclusive_turns = tuple(SpeakerTurn(start=s, end=e, speaker=names[k]) for s, e, k in raw_exclusive if k in names)
+    exclusive_turns = tuple(
+        SpeakerTurn(start=s, end=e, speaker=names[k]) for s, e, k in raw_exclusive if k in names
+    )
     vectors = {}
     for k, name in names.items():
-        vector = centroids[k].astype(np.float32)
+        vector = clustered.centroids[k].astype(np.float32)
         vectors[name] = vector / max(float(np.linalg.norm(vector)), 1e-12)
     return Diarization(
         turns=turns,

@@ -5,12 +5,13 @@
 (file, embedding model, step, overlap rule) and reused for every clustering setting, so a grid of thresholds
 costs little more than one run. ``bench`` times one full run per sub-step and reports peak memory.
 
-    python -m diarize.tuning sweep --data ../shared/data --models campplus,ge2e --thresholds 0.7,0.8,0.9
+    python -m diarize.tuning sweep --data ../shared/data --models campplus --thresholds 0.8,0.85,0.9
     python -m diarize.tuning bench --audio ../shared/data/meetings/ami_trn05.wav
     python -m diarize.tuning concat --data ../shared/data --minutes 10 -o /tmp/long.wav
 
-The recordings are not part of the package; ``--data`` points at a folder holding ``meetings/*.wav`` with their
-``.rttm`` and ``.uem`` (the project's shared test data). pyannote.audio's bundled sample is always included.
+The recordings are not part of the package; ``--data`` names a folder holding ``meetings/*.wav`` with
+their ``.rttm`` and ``.uem`` (the project's shared test data). pyannote.audio's bundled sample is always
+included.
 """
 
 from __future__ import annotations
@@ -58,8 +59,8 @@ def recordings(data: Path | None) -> list[Recording]:
 
     sample = Path(pyannote.audio.__file__).parent / "sample"
     found = [Recording("sample", sample / "sample.wav", sample / "sample.rttm", None)]
-    for name in MEETINGS if data else ():
-        wav = data / "meetings" / f"{name}.wav"
+    for name in MEETINGS if data is not None else ():
+        wav = Path(data or ".") / "meetings" / f"{name}.wav"
         if wav.is_file():
             uem = wav.with_suffix(".uem")
             found.append(Recording(name, wav, wav.with_suffix(".rttm"), uem if uem.is_file() else None))
@@ -110,14 +111,14 @@ def _analysis(
     key = "_".join([rec.name] + [str(getattr(options, f)) for f in _ANALYSIS_FIELDS])
     path = cache / f"{key}.pkl" if cache else None
     if path is not None and path.is_file():
-        with path.open("rb") as f:
-            return pickle.load(f)  # noqa: S301 (our own cache)
-    with _torch_threads(options.num_threads):
+        with path.open("rb") as cached:
+            return pickle.load(cached)  # noqa: S301 (our own cache)
+    with _torch_threads(1):
         result = _analyse(audio, options, models, _no_hook)
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
-        with path.open("wb") as f:
-            pickle.dump(result, f)
+        with path.open("wb") as out:
+            pickle.dump(result, out)
     return result
 
 
@@ -127,8 +128,7 @@ def _finish(analysis: Any, audio: Audio, options: SpeakerOptions) -> Diarization
 
     frames, embeddings = analysis
     clustering = make_clustering(options, embeddings.shape[-1])
-    activations, count, centroids, grid = run_clustering(clustering, frames, embeddings.copy(), options)
-    return _build(activations, count, centroids, grid, audio.duration, options)
+    return _build(run_clustering(clustering, frames, embeddings.copy(), options), audio.duration, options)
 
 
 def sweep(
@@ -149,7 +149,9 @@ def sweep(
             run_options = replace(options, num_speakers=len(reference.labels())) if oracle_count else options
             diarization = _finish(analysis, audio, run_options)
             row = {f.name: getattr(options, f.name) for f in fields(options)}
-            row.update(file=rec.name, speakers=len(diarization.speakers), true_speakers=len(reference.labels()))
+            row.update(
+                file=rec.name, speakers=len(diarization.speakers), true_speakers=len(reference.labels())
+            )
             for collar in COLLARS:
                 row[f"der{collar:g}"] = score(diarization, reference, uem, collar)
             rows.append(row)
@@ -161,14 +163,30 @@ def _grid(args: argparse.Namespace) -> list[SpeakerOptions]:
         return [None if x == "none" else cast(x) for x in text.split(",")]
 
     axes = itertools.product(
-        split(args.models, str), split(args.steps, float), split(args.exclude_overlap, lambda x: x == "1"),
-        split(args.clustering, str), split(args.thresholds, float), split(args.min_cluster_sizes, int),
-        split(args.linkage, str), split(args.constrained, lambda x: x == "1"),
+        split(args.models, str),
+        split(args.steps, float),
+        split(args.exclude_overlap, lambda x: x == "1"),
+        split(args.clustering, str),
+        split(args.thresholds, float),
+        split(args.min_cluster_sizes, int),
+        split(args.linkage, str),
+        split(args.constrained, lambda x: x == "1"),
     )
     return [
-        SpeakerOptions(embedding_model=m, step=s, exclude_overlap=x, clustering=c, threshold=t,
-                       min_cluster_size=n, linkage=lk, constrained=k, vbx_fb=args.vbx_fb, vbx_fa=args.vbx_fa,
-                       vbx_between_class=args.vbx_between_class, num_threads=args.threads)
+        SpeakerOptions(
+            embedding_model=m,
+            step=s,
+            exclude_overlap=x,
+            clustering=c,
+            threshold=t,
+            min_cluster_size=n,
+            linkage=lk,
+            constrained=k,
+            vbx_fb=args.vbx_fb,
+            vbx_fa=args.vbx_fa,
+            vbx_between_class=args.vbx_between_class,
+            num_threads=args.threads,
+        )
         for m, s, x, c, t, n, lk, k in axes
     ]
 
@@ -177,8 +195,16 @@ def _summarise(rows: list[dict[str, Any]]) -> None:
     import pandas as pd
 
     frame = pd.DataFrame(rows)
-    keys = ["embedding_model", "step", "exclude_overlap", "clustering", "threshold", "min_cluster_size",
-            "linkage", "constrained"]
+    keys = [
+        "embedding_model",
+        "step",
+        "exclude_overlap",
+        "clustering",
+        "threshold",
+        "min_cluster_size",
+        "linkage",
+        "constrained",
+    ]
     frame["config"] = frame[keys].apply(lambda column: column.map(str)).agg(" ".join, axis=1)
     for collar in COLLARS:
         table = frame.pivot_table(index="config", columns="file", values=f"der{collar:g}") * 100
@@ -186,8 +212,11 @@ def _summarise(rows: list[dict[str, Any]]) -> None:
         print(f"\nDER % (collar {collar:g}, i.e. ±{collar / 2:g} s, overlap scored)")
         print(table.sort_values("mean").round(1).to_string())
     counts = frame.pivot_table(index="config", columns="file", values="speakers")
-    print("\nspeakers found (true: " + ", ".join(
-        f"{f}={n}" for f, n in frame.groupby("file")["true_speakers"].first().items()) + ")")
+    print(
+        "\nspeakers found (true: "
+        + ", ".join(f"{f}={n}" for f, n in frame.groupby("file")["true_speakers"].first().items())
+        + ")"
+    )
     print(counts.to_string())
 
 
@@ -243,21 +272,27 @@ def bench(audio_path: Path, options: SpeakerOptions) -> dict[str, Any]:
         end = time.perf_counter()
         cpu = time.process_time() - cpu0
     order = sorted(starts, key=starts.get)  # type: ignore[arg-type]
-    report: dict[str, Any] = {"audio_s": audio.duration, "wall_s": end - t0, "cpu_s": cpu,
-                              "rtf": (end - t0) / audio.duration, "speakers": len(diarization.speakers),
-                              "rss_before_mib": baseline}
+    report: dict[str, Any] = {
+        "audio_s": audio.duration,
+        "wall_s": end - t0,
+        "cpu_s": cpu,
+        "rtf": (end - t0) / audio.duration,
+        "speakers": len(diarization.speakers),
+        "rss_before_mib": baseline,
+    }
     bounds = [t0] + [starts[s] for s in order[1:]] + [end]
-    for stage, lo, hi in zip(order, bounds, bounds[1:]):
+    for stage, lo, hi in zip(order, bounds, bounds[1:], strict=False):
         report[f"{stage}_s"] = hi - lo
         report[f"{stage}_rtf"] = (hi - lo) / audio.duration
-        report[f"{stage}_peak_rss_mib"] = max(memory.peaks.get(stage, 0.0), memory.peaks.get("setup", 0.0)
-                                              if stage == order[0] else 0.0)
+        report[f"{stage}_peak_rss_mib"] = max(
+            memory.peaks.get(stage, 0.0), memory.peaks.get("setup", 0.0) if stage == order[0] else 0.0
+        )
     report["peak_rss_mib"] = max(memory.peaks.values(), default=baseline)
     return report
 
 
 def concat(recs: list[Recording], minutes: float, out: Path) -> Path:
-    """Write ``out`` (16-bit WAV) repeating the recordings back to back for ``minutes``, with its RTTM and UEM.
+    """Write ``out`` (16-bit WAV): the recordings back to back, repeated for ``minutes``, with RTTM and UEM.
 
     Reference labels are kept as they are: AMI speaker names are global (ami_trn07 and ami_trn08 come from one
     meeting), so a voice that recurs keeps its label across the whole file.
@@ -274,8 +309,10 @@ def concat(recs: list[Recording], minutes: float, out: Path) -> Path:
         if offset >= minutes * 60:
             break
         for segment, _, label in next(iter(load_rttm(rec.rttm).values())).itertracks(yield_label=True):
-            lines.append(f"SPEAKER {out.stem} 1 {offset + segment.start:.3f} {segment.duration:.3f} "
-                         f"<NA> <NA> {label} <NA> <NA>")
+            lines.append(
+                f"SPEAKER {out.stem} 1 {offset + segment.start:.3f} {segment.duration:.3f} "
+                f"<NA> <NA> {label} <NA> <NA>"
+            )
         pieces.append(audio.samples)
         offset += audio.duration
     samples = np.concatenate(pieces)
@@ -297,15 +334,15 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--files", default="", help="comma-separated recording names (default: all found)")
     s.add_argument("--extra", type=Path, action="append", default=[], help="more WAVs with .rttm/.uem beside")
     s.add_argument("--models", default="campplus")
-    s.add_argument("--steps", default="1.0")
+    s.add_argument("--steps", default="2.0")
     s.add_argument("--exclude-overlap", default="1")
     s.add_argument("--clustering", default="agglomerative")
-    s.add_argument("--thresholds", default="0.8")
+    s.add_argument("--thresholds", default="none", help="comma-separated; none: the model's default")
     s.add_argument("--min-cluster-sizes", default="none")
     s.add_argument("--linkage", default="centroid")
     s.add_argument("--constrained", default="0")
-    s.add_argument("--vbx-fa", type=float, default=0.07)
-    s.add_argument("--vbx-fb", type=float, default=0.8)
+    s.add_argument("--vbx-fa", type=float, default=1.0)
+    s.add_argument("--vbx-fb", type=float, default=1.0)
     s.add_argument("--vbx-between-class", type=float, default=3.0)
     s.add_argument("--oracle-count", action="store_true", help="pass the true number of speakers")
     s.add_argument("--cache", type=Path, default=None, help="folder to keep segmentation/embeddings in")
@@ -313,7 +350,7 @@ def _parser() -> argparse.ArgumentParser:
     b = sub.add_parser("bench", help="time and memory of one full run")
     b.add_argument("--audio", type=Path, required=True)
     b.add_argument("--model", default="campplus")
-    b.add_argument("--step", type=float, default=1.0)
+    b.add_argument("--step", type=float, default=2.0)
     b.add_argument("--threads", type=int, default=2)
     b.add_argument("--batch-size", type=int, default=32)
     c = sub.add_parser("concat", help="build a long recording (WAV + RTTM + UEM) from the references")
@@ -327,8 +364,12 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     if args.command == "bench":
-        options = SpeakerOptions(embedding_model=args.model, step=args.step, num_threads=args.threads,
-                                 embedding_batch_size=args.batch_size)
+        options = SpeakerOptions(
+            embedding_model=args.model,
+            step=args.step,
+            num_threads=args.threads,
+            embedding_batch_size=args.batch_size,
+        )
         for key, value in bench(args.audio, options).items():
             print(f"{key:28s} {value:.3f}" if isinstance(value, float) else f"{key:28s} {value}")
         return 0

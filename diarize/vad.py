@@ -1,13 +1,14 @@
 """Stage 1: voice activity detection with WebRTC's VAD.
 
-WebRTC's classifier labels each short frame (10, 20 or 30 ms) speech or not. Those labels become regions: runs of
-speech frames separated by less than ``min_silence`` are merged, regions shorter than ``min_speech`` are dropped, the
-rest are padded by ``speech_pad`` on both sides (clamped to the audio) and merged where the padding makes them meet.
-A region longer than ``max_span`` is cut into chunks of at most ``max_span`` at its quietest point, preferring
-frames the classifier called non-speech, so that a cut falls between words wherever the audio allows.
+WebRTC's classifier labels each short frame (10, 20 or 30 ms) speech or not. Those labels become regions: runs
+of speech frames separated by less than ``min_silence`` are merged, regions shorter than ``min_speech`` are
+dropped, the rest are padded by ``speech_pad`` on both sides (clamped to the audio) and merged where the
+padding makes them meet. A region longer than ``max_span`` is cut into chunks of at most ``max_span`` at its
+quietest point, preferring frames the classifier called non-speech, so that a cut falls between words wherever
+the audio allows.
 
-Everything is computed on integer sample counts; the returned spans are seconds on the audio's own timeline. The
-audio is read in blocks, so an hour of audio needs no more memory than the audio itself.
+Everything is computed on integer sample counts; the returned spans are seconds on the audio's own timeline.
+The audio is read in blocks, so an hour of audio needs no more memory than the audio itself.
 """
 
 from __future__ import annotations
@@ -16,10 +17,7 @@ import logging
 from dataclasses import dataclass
 
 import numpy as np
-
-# webrtcvad 2.0.10's Python wrapper imports pkg_resources, which recent setuptools no longer ship; its compiled
-# extension (the same one webrtcvad-wheels ships) has a four-function API that we call directly.
-import _webrtcvad
+import webrtcvad
 
 from diarize.errors import ConfigError, InputError
 from diarize.types import Audio, Span
@@ -40,8 +38,9 @@ class VadOptions:
     frame_ms: int = 30
     """Length of the frames WebRTC's VAD classifies, in milliseconds: 10, 20 or 30."""
 
-    aggressiveness: int = 3
-    """WebRTC's mode, 0 to 3: higher rejects more non-speech (noise, music) at the risk of clipping soft speech."""
+    aggressiveness: int = 2
+    """WebRTC's mode, 0 to 3: higher rejects more non-speech (noise, music) at the risk of clipping soft
+    speech."""
 
     speech_pad: float = 0.2
     """Seconds of audio added before and after every region (clamped to the audio)."""
@@ -53,7 +52,8 @@ class VadOptions:
     """Regions shorter than this (seconds, before padding) are dropped as blips."""
 
     max_span: float = 30.0
-    """Longest region returned (seconds, padding included); longer ones are cut into chunks at quiet points."""
+    """Longest region returned (seconds, padding included); longer ones are cut into chunks at quiet
+    points."""
 
     energy_window: float = 0.1
     """Window (seconds) of the short-term energy that picks the quietest point to cut a long region."""
@@ -106,17 +106,17 @@ def _classify(samples: np.ndarray, rate: int, frame: int, mode: int) -> tuple[np
     n_frames = len(samples) // frame
     flags = np.zeros(n_frames, dtype=bool)  # shape: (n_frames,)
     energy = np.zeros(n_frames, dtype=np.float32)  # shape: (n_frames,), log10 mean square
-    vad = _webrtcvad.create()
-    _webrtcvad.init(vad)
-    _webrtcvad.set_mode(vad, mode)
+    vad = webrtcvad.Vad(mode)
     for first in range(0, n_frames, _BLOCK_FRAMES):
         count = min(_BLOCK_FRAMES, n_frames - first)
-        block = samples[first * frame : (first + count) * frame].reshape(count, frame)  # shape: (count, frame)
+        block = samples[first * frame : (first + count) * frame].reshape(
+            count, frame
+        )  # shape: (count, frame)
         block64 = block.astype(np.float64)
         energy[first : first + count] = np.log10(np.mean(block64 * block64, axis=1) + _ENERGY_FLOOR)
         pcm = (np.clip(block64, -1.0, 1.0) * 32767.0).round().astype("<i2")  # shape: (count, frame)
         for i in range(count):
-            flags[first + i] = _webrtcvad.process(vad, rate, pcm[i].tobytes(), frame)
+            flags[first + i] = vad.is_speech(pcm[i].tobytes(), rate, frame)
     return flags, energy
 
 
@@ -140,7 +140,8 @@ def _merge_close(runs: list[tuple[int, int]], gap: int) -> list[tuple[int, int]]
 
 
 def _cut_cost(flags: np.ndarray, energy: np.ndarray, smooth: int) -> np.ndarray:
-    """How bad a cut at each frame would be: smoothed log energy, with speech frames ranked after all non-speech."""
+    """How bad a cut at each frame would be: smoothed log energy, with speech frames ranked after all
+    non-speech."""
     if len(energy) == 0:
         return energy
     kernel = np.ones(smooth, dtype=np.float64) / smooth
@@ -150,7 +151,8 @@ def _cut_cost(flags: np.ndarray, energy: np.ndarray, smooth: int) -> np.ndarray:
 
 
 def _split(start: int, end: int, max_len: int, frame: int, cost: np.ndarray) -> list[tuple[int, int]]:
-    """``[start, end)`` (samples) cut into pieces of at most ``max_len`` samples at the cheapest frame borders.
+    """``[start, end)`` (samples) cut into pieces of at most ``max_len`` samples at the cheapest frame
+    borders.
 
     Each cut is searched in the second half of the piece it ends, so no piece but the last is shorter than
     ``max_len / 2``.

@@ -7,7 +7,7 @@ where it came from. The library is a folder: ``$DIARIZE_VOICES``, else ``<user d
     {
       "format": "diarize-voice/1",
       "name": "Alice",
-      "model": "campplus",            # the embedding network (diarize.speakers.SpeakerOptions.embedding_model)
+      "model": "campplus",            # the embedding network (SpeakerOptions.embedding_model)
       "dimension": 192,
       "embeddings": [[...192 floats...], ...],  # one L2-normalised row per enrolment, float32 values
       "enrolments": [                  # row i came from enrolments[i]
@@ -17,8 +17,9 @@ where it came from. The library is a folder: ``$DIARIZE_VOICES``, else ``<user d
     }
 
 One self-contained file per voice (the embeddings are a few kilobytes) is written atomically: a temporary file
-in the same folder, flushed and renamed over the old one, so a crash leaves the old voice or the new one, never
-half of either. Files are named after the voice (``alice-<hash>.json``); the name inside is authoritative.
+in the same folder, flushed and renamed over the old one, so a crash leaves the old voice or the new one,
+never half of either. Files are named after the voice (``alice-<hash>.json``); the name inside is
+authoritative.
 """
 
 from __future__ import annotations
@@ -84,7 +85,9 @@ def check_voice_name(name: str) -> str:
     """
     clean = name.strip()
     if not clean or _FORBIDDEN.search(clean):
-        raise ConfigError(f"invalid voice name {name!r}: use a non-empty name without ',', '=' or control characters")
+        raise ConfigError(
+            f"invalid voice name {name!r}: use a non-empty name without ',', '=' or control characters"
+        )
     if _LABEL.fullmatch(clean):
         raise ConfigError(f"invalid voice name {name!r}: SPEAKER_xx labels are reserved for unnamed speakers")
     return clean
@@ -159,15 +162,23 @@ class Voice:
     enrolments: tuple[Enrolment, ...] = field(default_factory=tuple)
 
     def __post_init__(self) -> None:
-        rows = np.asarray(self.embeddings, dtype=np.float32)
+        rows = np.array(self.embeddings, dtype=np.float32)  # a copy: the caller keeps its array
         if rows.ndim != 2 or rows.shape[0] == 0 or rows.shape[1] == 0:
-            raise ConfigError(f"voice {self.name!r}: expected a (enrolments, dimension) array, got {rows.shape}")
+            raise ConfigError(
+                f"voice {self.name!r}: expected a (enrolments, dimension) array, got {rows.shape}"
+            )
         if not np.isfinite(rows).all():
             raise ConfigError(f"voice {self.name!r}: embeddings contain NaN or infinite values")
         if len(self.enrolments) != rows.shape[0]:
-            raise ConfigError(f"voice {self.name!r}: {rows.shape[0]} embeddings but {len(self.enrolments)} enrolments")
-        norms = np.maximum(np.linalg.norm(rows, axis=1, keepdims=True), 1e-12)
-        object.__setattr__(self, "embeddings", (rows / norms).astype(np.float32))
+            raise ConfigError(
+                f"voice {self.name!r}: {rows.shape[0]} embeddings but {len(self.enrolments)} enrolments"
+            )
+        norms = np.linalg.norm(rows.astype(np.float64), axis=1, keepdims=True)
+        if np.any(norms == 0.0):
+            raise ConfigError(f"voice {self.name!r}: an embedding is all zeros")
+        if np.any(np.abs(norms - 1.0) > 1e-5):  # rows already of unit length stay bit-exact
+            rows = (rows / norms).astype(np.float32)
+        object.__setattr__(self, "embeddings", rows)
 
     @property
     def dimension(self) -> int:
@@ -184,7 +195,8 @@ class Voice:
         rows = np.atleast_2d(np.asarray(embeddings, dtype=np.float32))
         if rows.shape[1] != self.dimension:
             raise ConfigError(
-                f"voice {self.name!r} holds {self.dimension}-dim embeddings, the new ones are {rows.shape[1]}-dim"
+                f"voice {self.name!r} holds {self.dimension}-dim embeddings, "
+                f"the new ones are {rows.shape[1]}-dim"
             )
         return replace(
             self,
@@ -218,7 +230,9 @@ class Voice:
         except (KeyError, TypeError, ValueError) as exc:
             raise ConfigError(f"malformed voice ({type(exc).__name__}: {exc})") from exc
         if int(d.get("dimension", voice.dimension)) != voice.dimension:
-            raise ConfigError(f"voice {voice.name!r}: dimension {d.get('dimension')} but {voice.dimension}-dim rows")
+            raise ConfigError(
+                f"voice {voice.name!r}: dimension {d.get('dimension')} but {voice.dimension}-dim rows"
+            )
         return voice
 
 
@@ -262,20 +276,28 @@ class VoiceLibrary:
     def add(self, voice: Voice) -> Voice:
         """Store ``voice``; when one of that name exists, its enrolments are kept and ``voice``'s appended.
 
-        Raises :class:`ConfigError` when the existing voice was enrolled with another embedding model.
+        A library holds voices of one embedding model: a voice of another model raises :class:`ConfigError`.
         """
         name = check_voice_name(voice.name)
         voice = replace(voice, name=name)
-        existing = self.get(name)
+        stored = self.voices()
+        other = next((v for v in stored if v.model != voice.model), None)
+        if other is not None:
+            raise ConfigError(
+                f"voice library {self.root} holds voices enrolled with {other.model!r} ({other.name}), not "
+                f"{voice.model!r}: enrol with {other.model!r}, "
+                f"or keep {voice.model!r} voices in another --library"
+            )
+        existing = next((v for v in stored if v.name == name), None)
         if existing is not None:
-            if existing.model != voice.model:
-                raise ConfigError(
-                    f"voice {name!r} in {self.root} was enrolled with {existing.model!r}, not {voice.model!r}: "
-                    f"remove it first (`diarize voices remove {name}`) or enrol with {existing.model!r}"
-                )
             voice = existing.extended(voice.embeddings, voice.enrolments)
         self._write(self.path(name), voice)
         return voice
+
+    def model(self) -> str | None:
+        """The embedding model of the library's voices (``None`` when empty)."""
+        stored = self.voices()
+        return stored[0].model if stored else None
 
     def remove(self, name: str) -> Voice:
         """Delete the voice ``name`` and return it; :class:`ConfigError` when there is none."""
@@ -299,13 +321,20 @@ class VoiceLibrary:
             raise ConfigError(f"{path}: {exc}; remove it from the voice library") from exc
 
     def _write(self, path: Path, voice: Voice) -> None:
-        text = json.dumps(voice.to_dict(), ensure_ascii=False, indent=1)
+        text = _dumps(voice.to_dict())
         try:
             self.root.mkdir(parents=True, exist_ok=True)
             write_atomic(path, text)
         except OSError as exc:
             raise OutputError(f"{path}: cannot write the voice ({exc})") from exc
         logger.info("saved voice %r (%d enrolments) to %s", voice.name, len(voice.enrolments), path)
+
+
+def _dumps(d: Mapping[str, Any]) -> str:
+    """Indented JSON with each embedding on one line (readable, and diffs stay small)."""
+    head = json.dumps({k: v for k, v in d.items() if k != "embeddings"}, ensure_ascii=False, indent=1)
+    rows = ",\n  ".join(json.dumps(row) for row in d["embeddings"])
+    return head[: -len("\n}")] + f',\n "embeddings": [\n  {rows}\n ]\n}}\n'
 
 
 def write_atomic(path: Path, text: str) -> None:

@@ -1,12 +1,15 @@
 """Enrolling voices: one speaker's embedding from a clip of audio, or from a speaker of an earlier result.
 
 A clip is a media file, optionally with a time range: ``talk.wav@1:05-1:42`` (seconds, ``mm:ss`` or
-``h:mm:ss``). The speaker stage runs on the clip (the same segmentation and embedding network as at run time):
+``h:mm:ss``).
 
-* without a range the clip must hold one dominant speaker — another voice talking for more than
+* Without a range the speaker stage runs on the clip (the same segmentation and embedding network as at run
+  time) and the clip must hold one dominant speaker: another voice talking alone for more than
   ``EnrolOptions.max_other_seconds`` and ``EnrolOptions.max_other_share`` of the speech rejects it with an
-  :class:`EnrolmentError` that names the clip and suggests ``CLIP@START-END``;
-* with a range the user vouches for one speaker, and all the speech in the range is used.
+  :class:`EnrolmentError` that names the clip and suggests ``CLIP@START-END``. The dominant speaker's
+  own speech is embedded.
+* With a range the user vouches for one speaker: the speech WebRTC's VAD finds in the range is embedded
+  (the speaker stage is not reliable on stretches of a few seconds).
 
 The embedding is the network's embedding of that speaker's speech frames gathered into one utterance (the
 same "gather" pooling the speaker stage uses), L2-normalised. It is comparable with the centroids the
@@ -28,9 +31,10 @@ import torch
 
 from diarize import __version__
 from diarize.errors import ConfigError, InputError
+from diarize.naming import check_models, result_model
 from diarize.speakers import SpeakerModels, SpeakerOptions, diarize
 from diarize.types import Audio, Diarization, Result
-from diarize.voice_library import Enrolment, Voice, check_voice_name
+from diarize.voice_library import Enrolment, Voice, VoiceLibrary, check_voice_name
 
 __all__ = [
     "Clip",
@@ -38,10 +42,10 @@ __all__ = [
     "EnrolmentError",
     "embed_clip",
     "enrol_clips",
+    "gather_voices",
     "parse_clip",
     "parse_speaker_voice",
     "parse_time",
-    "result_model",
     "voice_from_result",
 ]
 
@@ -72,7 +76,9 @@ class EnrolOptions:
 
     def __post_init__(self) -> None:
         if self.min_speech < 0 or self.max_other_seconds < 0 or not 0.0 <= self.max_other_share <= 1.0:
-            raise ConfigError("enrolment options: min_speech and max_other_seconds >= 0, max_other_share in [0, 1]")
+            raise ConfigError(
+                "enrolment options: min_speech and max_other_seconds >= 0, max_other_share in [0, 1]"
+            )
 
 
 @dataclass(frozen=True)
@@ -96,8 +102,10 @@ def parse_time(text: str) -> float:
         values = [float(p) for p in parts]
     except ValueError:
         raise ConfigError(f"invalid time {text!r}: use seconds (75.5), mm:ss (1:15.5) or h:mm:ss") from None
-    if len(values) > 3 or any(v < 0 or not math.isfinite(v) for v in values) or any(
-        v >= 60 for v in values[1:]
+    if (
+        len(values) > 3
+        or any(v < 0 or not math.isfinite(v) for v in values)
+        or any(v >= 60 for v in values[1:])
     ):
         raise ConfigError(f"invalid time {text!r}: use seconds (75.5), mm:ss (1:15.5) or h:mm:ss")
     seconds = 0.0
@@ -125,7 +133,9 @@ def parse_speaker_voice(spec: str) -> tuple[Clip, str]:
     """``"CLIP=NAME"`` (``--speaker``) → ``(clip, name)``; the clip may carry a range."""
     clip, sep, name = spec.rpartition("=")
     if not sep or not clip.strip():
-        raise ConfigError(f"--speaker {spec!r}: expected CLIP=NAME, e.g. alice.wav=Alice or talk.wav@0:10-0:40=Bob")
+        raise ConfigError(
+            f"--speaker {spec!r}: expected CLIP=NAME, e.g. alice.wav=Alice or talk.wav@0:10-0:40=Bob"
+        )
     return parse_clip(clip.strip()), check_voice_name(name)
 
 
@@ -155,7 +165,11 @@ def _check_single(clip: Clip, talk: Mapping[str, float], options: EnrolOptions) 
     """The clip's dominant speaker; :class:`EnrolmentError` when another one talks too much."""
     speakers = list(talk)
     total = sum(talk.values())
-    others = [s for s in speakers[1:] if talk[s] > options.max_other_seconds and talk[s] > options.max_other_share * total]
+    others = [
+        s
+        for s in speakers[1:]
+        if talk[s] > options.max_other_seconds and talk[s] > options.max_other_share * total
+    ]
     if others:
         found = ", ".join(f"{talk[s]:.1f} s" for s in speakers)
         raise EnrolmentError(
@@ -177,15 +191,10 @@ def _speech_mask(diarization: Diarization, speaker: str | None, duration: float)
 
 def _vad_mask(audio: Audio) -> np.ndarray:
     """``(frames,)`` booleans at 100 Hz: where WebRTC's VAD finds speech."""
-    import os
     from diarize.vad import VadOptions, detect_speech
 
     mask = np.zeros(max(1, math.ceil(audio.duration * _FRAME_RATE)), dtype=bool)
-    if os.environ.get("XVAD") == "none":
-        mask[:] = True
-        return mask
-    opts = VadOptions(aggressiveness=int(os.environ.get("XVAD", "3")), speech_pad=0.1)
-    for span in detect_speech(audio, opts):
+    for span in detect_speech(audio, VadOptions(speech_pad=0.1)):
         mask[int(span.start * _FRAME_RATE) : math.ceil(span.end * _FRAME_RATE)] = True
     return mask
 
@@ -227,8 +236,14 @@ def embed_clip(
     if not math.isfinite(norm) or norm == 0.0:
         raise EnrolmentError(f"{clip}: no usable speech found; give a longer clip or range")
     enrolment = Enrolment(
-        source=str(clip.path), kind="clip", start=clip.start, end=clip.end,
-        speaker=speaker, speech=round(speech, 2), added=_now(), diarize_version=__version__,
+        source=str(clip.path),
+        kind="clip",
+        start=clip.start,
+        end=clip.end,
+        speaker=speaker,
+        speech=round(speech, 2),
+        added=_now(),
+        diarize_version=__version__,
     )
     logger.info("%s: %.1f s of speech embedded (%d speakers found)", clip, speech, found)
     return (vector / norm).astype(np.float32), enrolment
@@ -241,7 +256,7 @@ def enrol_clips(
     speaker_options: SpeakerOptions,
     options: EnrolOptions | None = None,
 ) -> Voice:
-    """A voice called ``name`` with one embedding per clip (each decoded with :func:`diarize.audio.load_audio`)."""
+    """A voice called ``name`` with one embedding per clip (decoded with :func:`diarize.audio.load_audio`)."""
     from diarize.audio import load_audio
 
     if not clips:
@@ -252,17 +267,11 @@ def enrol_clips(
         rows.append(vector)
         enrolments.append(enrolment)
     return Voice(
-        name=check_voice_name(name), model=speaker_options.embedding_model,
-        embeddings=np.stack(rows), enrolments=tuple(enrolments),
+        name=check_voice_name(name),
+        model=speaker_options.embedding_model,
+        embeddings=np.stack(rows),
+        enrolments=tuple(enrolments),
     )
-
-
-def result_model(result: Result) -> str:
-    """The embedding model that made ``result.embeddings`` (from its provenance); :class:`ConfigError` if unknown."""
-    model = result.provenance.models.get("embedding")
-    if not model:
-        raise ConfigError("the result's provenance does not name its speaker embedding model (models.embedding)")
-    return str(model)
 
 
 def voice_from_result(name: str, result: Result, speaker: str, source: str) -> Voice:
@@ -270,14 +279,57 @@ def voice_from_result(name: str, result: Result, speaker: str, source: str) -> V
     vector = result.embeddings.get(speaker)
     if vector is None:
         known = ", ".join(sorted(result.embeddings)) or "none"
-        raise ConfigError(f"{source}: no embedding stored for speaker {speaker!r} (speakers with one: {known})")
+        raise ConfigError(
+            f"{source}: no embedding stored for speaker {speaker!r} (speakers with one: {known})"
+        )
     vector = np.asarray(vector, dtype=np.float32)
     if vector.ndim != 1 or not np.isfinite(vector).all() or not np.any(vector):
-        raise ConfigError(f"{source}: the embedding of {speaker!r} is empty or invalid; enrol from audio instead")
+        raise ConfigError(
+            f"{source}: the embedding of {speaker!r} is empty or invalid; enrol from audio instead"
+        )
     talk = sum(t.duration for t in result.turns if t.speaker == speaker)
     enrolment = Enrolment(
-        source=source, kind="result", speaker=speaker, speech=round(talk, 2),
-        added=_now(), diarize_version=__version__,
+        source=source,
+        kind="result",
+        speaker=speaker,
+        speech=round(talk, 2),
+        added=_now(),
+        diarize_version=__version__,
     )
-    return Voice(name=check_voice_name(name), model=result_model(result), embeddings=vector[None],
-                 enrolments=(enrolment,))
+    return Voice(
+        name=check_voice_name(name),
+        model=result_model(result, source),
+        embeddings=vector[None],
+        enrolments=(enrolment,),
+    )
+
+
+def gather_voices(
+    library: Path | None,
+    inline: Sequence[tuple[Clip, str]],
+    models: SpeakerModels,
+    speaker_options: SpeakerOptions,
+) -> list[Voice]:
+    """The voices a run names speakers with: ``library``'s (when given) and ``inline`` ones enrolled now
+    (``--speaker CLIP=NAME``, not saved; they replace a library voice of the same name).
+
+    Raises :class:`ConfigError` when the library is empty or was enrolled with another embedding model than
+    ``speaker_options.embedding_model``, before any media is processed.
+    """
+    voices: dict[str, Voice] = {}
+    if library is not None:
+        stored = VoiceLibrary(library).voices()
+        if not stored and not inline:
+            raise ConfigError(f"no voices in {library}: enrol some with `diarize voices add NAME CLIP...`")
+        check_models(stored, speaker_options.embedding_model, None, f"voice library {library}")
+        voices = {v.name: v for v in stored}
+    enrolled: dict[str, Voice] = {}
+    for clip, name in inline:
+        voice = enrol_clips(name, [clip], models, speaker_options)
+        enrolled[name] = (
+            enrolled[name].extended(voice.embeddings, voice.enrolments) if name in enrolled else voice
+        )
+    for name in enrolled:
+        if name in voices:
+            logger.info("voice %r: the clip given with --speaker replaces the library's", name)
+    return list({**voices, **enrolled}.values())

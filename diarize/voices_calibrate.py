@@ -1,8 +1,8 @@
 """Calibrate and check the voice-naming threshold on real recordings: ``python -m diarize.voices_calibrate``.
 
 Needs the project's test recordings (``--data``, the folder of ``meetings/*.wav`` + ``.rttm``) and pyannote's
-bundled sample. Each case enrols voices on single-speaker stretches of one recording (or one half of it), taken
-from the reference RTTM, and names the speakers the speaker stage finds in another recording of the same
+bundled sample. Each case enrols voices on single-speaker stretches of one recording (or one half of it),
+taken from the reference RTTM, and names the speakers the speaker stage finds in another recording of the same
 people (or the other half). A diarized speaker's true identity is the reference speaker who talks most in it.
 
 * **trials** — every (diarized speaker, voice) similarity: *target* when the voice is the speaker's true
@@ -12,7 +12,8 @@ people (or the other half). A diarized speaker's true identity is the reference 
   diarized speakers whose person was enrolled and who got the right name; *false naming* the share of
   diarized speakers whose person was not enrolled and who got a name anyway.
 
-The default threshold (:data:`diarize.naming.DEFAULT_THRESHOLDS`) is chosen from this output; see the README.
+The default thresholds (:data:`diarize.naming.DEFAULT_THRESHOLDS`) are chosen from this output; the numbers
+are in :mod:`diarize.naming`'s docstring.
 """
 
 from __future__ import annotations
@@ -69,16 +70,33 @@ class Case:
 
 
 CASES: tuple[Case, ...] = (
-    Case("simconv 1st half -> 2nd", Region("meetings/simconv_en_text.wav", 0, 15), (Region("meetings/simconv_en_text.wav", 15),)),
-    Case("simconv 2nd half -> 1st", Region("meetings/simconv_en_text.wav", 15), (Region("meetings/simconv_en_text.wav", 0, 15),)),
+    Case(
+        "simconv 1st half -> 2nd",
+        Region("meetings/simconv_en_text.wav", 0, 15),
+        (Region("meetings/simconv_en_text.wav", 15),),
+    ),
+    Case(
+        "simconv 2nd half -> 1st",
+        Region("meetings/simconv_en_text.wav", 15),
+        (Region("meetings/simconv_en_text.wav", 0, 15),),
+    ),
     Case("sample 1st half -> 2nd", Region("sample", 0, 15), (Region("sample", 15),)),
     Case("sample 2nd half -> 1st", Region("sample", 15), (Region("sample", 0, 15),)),
-    Case("ami trn07 -> trn08, trn05", Region("meetings/ami_trn07.wav"),
-         (Region("meetings/ami_trn08.wav"), Region("meetings/ami_trn05.wav"))),
-    Case("ami trn08 -> trn07, trn05", Region("meetings/ami_trn08.wav"),
-         (Region("meetings/ami_trn07.wav"), Region("meetings/ami_trn05.wav"))),
-    Case("ami trn05 -> trn07, trn08", Region("meetings/ami_trn05.wav"),
-         (Region("meetings/ami_trn07.wav"), Region("meetings/ami_trn08.wav"))),
+    Case(
+        "ami trn07 -> trn08, trn05",
+        Region("meetings/ami_trn07.wav"),
+        (Region("meetings/ami_trn08.wav"), Region("meetings/ami_trn05.wav")),
+    ),
+    Case(
+        "ami trn08 -> trn07, trn05",
+        Region("meetings/ami_trn08.wav"),
+        (Region("meetings/ami_trn07.wav"), Region("meetings/ami_trn05.wav")),
+    ),
+    Case(
+        "ami trn05 -> trn07, trn08",
+        Region("meetings/ami_trn05.wav"),
+        (Region("meetings/ami_trn07.wav"), Region("meetings/ami_trn08.wav")),
+    ),
 )
 """The calibration cases: AMI trn07/trn08 are two excerpts of one meeting; trn05 is another meeting."""
 
@@ -95,11 +113,11 @@ def read_rttm(path: Path) -> list[RefTurn]:
 
 
 def clean_turns(reference: Sequence[RefTurn], start: float, end: float, min_duration: float) -> list[RefTurn]:
-    """Stretches of ``[start, end)`` where exactly one reference speaker talks, at least ``min_duration`` long,
-    longest first."""
+    """Stretches of ``[start, end)`` where exactly one reference speaker talks, at least ``min_duration``
+    long, longest first."""
     cuts = sorted({start, end, *(min(max(t, start), end) for s, e, _ in reference for t in (s, e))})
     stretches: list[RefTurn] = []
-    for a, b in zip(cuts, cuts[1:]):
+    for a, b in zip(cuts, cuts[1:], strict=False):
         middle = (a + b) / 2
         talking = {who for s, e, who in reference if s <= middle < e}
         who = next(iter(talking)) if len(talking) == 1 else ""
@@ -111,8 +129,10 @@ def clean_turns(reference: Sequence[RefTurn], start: float, end: float, min_dura
     return sorted(keep, key=lambda t: t[0] - t[1])
 
 
-def diarized_identities(diarization: Diarization, reference: Sequence[RefTurn], offset: float = 0.0) -> dict[str, str | None]:
-    """Each diarized speaker's true identity: the reference speaker overlapping its turns most (``None``: nobody).
+def diarized_identities(
+    diarization: Diarization, reference: Sequence[RefTurn], offset: float = 0.0
+) -> dict[str, str | None]:
+    """Each diarized speaker's true identity: the reference speaker overlapping its turns most, or ``None``.
 
     ``offset`` is the start of the diarized audio in the reference's timeline.
     """
@@ -210,7 +230,11 @@ class _Recordings:
 
 
 def enrol_region(
-    recordings: _Recordings, region: Region, models: SpeakerModels, options: SpeakerOptions, per_speaker: int,
+    recordings: _Recordings,
+    region: Region,
+    models: SpeakerModels,
+    options: SpeakerOptions,
+    per_speaker: int,
     min_duration: float = 1.0,
 ) -> dict[str, list[np.ndarray]]:
     """Embeddings of up to ``per_speaker`` single-speaker stretches (longest first) per reference speaker."""
@@ -230,14 +254,52 @@ def enrol_region(
     return found
 
 
+STRANGERS: tuple[tuple[str, int | None], ...] = (
+    ("video/WDA_KatieHill_000.mp4", None),
+    ("meetings/stereo_diarization.wav", 0),
+    ("meetings/stereo_diarization.wav", 1),
+    ("speech/jfk.flac", None),
+)
+"""Single-speaker clips (a file, or one channel of it) of people in no case: voices added to every case's
+library, so that each diarized speaker also faces voices of strangers. (JFK also speaks in simconv, whose
+cases leave him out.)"""
+
+
+def enrol_strangers(data: Path, models: SpeakerModels, options: SpeakerOptions) -> dict[str, np.ndarray]:
+    """One embedding per stranger clip (whole clip, single-speaker check included)."""
+    from diarize.audio import load_audio
+
+    found = {}
+    for recording, channel in STRANGERS:
+        path = data / recording
+        audio = load_audio(path)
+        if channel is not None:
+            import soundfile
+
+            samples, rate = soundfile.read(path, dtype="float32", always_2d=True)
+            if rate != audio.sample_rate:
+                raise ValueError(f"{path}: expected {audio.sample_rate} Hz, got {rate}")
+            audio = replace(audio, samples=np.ascontiguousarray(samples[:, channel]))
+        label = f"{path.stem}" + ("" if channel is None else f"[{channel}]")
+        found[label], _ = embed_clip(audio, Clip(path), models, options)
+    return found
+
+
 def _voices(found: dict[str, list[np.ndarray]], model: str) -> list[Voice]:
     from diarize.voice_library import Enrolment
 
-    return [Voice(name=who, model=model, embeddings=rows[0][None], enrolments=(Enrolment(who),)) for who, rows in found.items()]
+    return [
+        Voice(name=who, model=model, embeddings=rows[0][None], enrolments=(Enrolment(who),))
+        for who, rows in found.items()
+    ]
 
 
 def run_cases(
-    data: Path, models: SpeakerModels, options: SpeakerOptions, threshold: float, cases: Iterable[Case] = CASES,
+    data: Path,
+    models: SpeakerModels,
+    options: SpeakerOptions,
+    threshold: float,
+    cases: Iterable[Case] = CASES,
     per_speaker: int = 3,
 ) -> tuple[list[float], list[float], NamingCounts]:
     """Target scores, impostor scores and the naming counts (one enrolment per person) over ``cases``."""
@@ -246,8 +308,12 @@ def run_cases(
     targets: list[float] = []
     impostors: list[float] = []
     total = NamingCounts()
+    strangers = enrol_strangers(data, models, options)
     for case in cases:
         found = enrol_region(recordings, case.enrol, models, options, per_speaker)
+        for label, vector in strangers.items():
+            if not (label == "jfk" and "simconv" in case.enrol.recording):
+                found[label] = [vector]
         for region in case.evaluate:
             if region not in diarized:
                 result = diarize(recordings.cut(region), options, models)
@@ -279,20 +345,24 @@ def equal_error_threshold(targets: Sequence[float], impostors: Sequence[float]) 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Print the score distributions, the candidate thresholds and the naming outcomes at ``--threshold``."""
-    parser = argparse.ArgumentParser(prog="python -m diarize.voices_calibrate", description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, default=Path("../shared/data"), help="folder with meetings/*.wav + .rttm")
+    parser = argparse.ArgumentParser(
+        prog="python -m diarize.voices_calibrate", description=__doc__.splitlines()[0]
+    )
+    parser.add_argument(
+        "--data", type=Path, default=Path("../shared/data"), help="folder with meetings/*.wav + .rttm"
+    )
     parser.add_argument("--model", choices=sorted(DEFAULT_THRESHOLDS), default="campplus")
-    parser.add_argument("--threshold", type=float, help="threshold to evaluate naming at [default: the model's]")
+    parser.add_argument(
+        "--threshold", type=float, help="threshold to evaluate naming at [default: the model's]"
+    )
     parser.add_argument("--json", type=Path, help="also write the trials and results here")
     parser.add_argument("-v", "--verbose", action="store_true")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, stream=sys.stderr)
-    from diarize.models import ModelCache
+    from diarize.pipeline import Models
 
-    cache = ModelCache()
-    embedding = cache.campplus() if args.model == "campplus" else cache.ge2e()
-    models = SpeakerModels(segmentation=cache.segmentation(), embedding=embedding)
     options = SpeakerOptions(embedding_model=args.model, num_threads=1)
+    models = Models().speakers(options)
     threshold = DEFAULT_THRESHOLDS[args.model] if args.threshold is None else args.threshold
     targets, impostors, counts = run_cases(args.data, models, options, threshold)
     eer_threshold, eer = equal_error_threshold(targets, impostors)
@@ -312,8 +382,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     for key, value in summary.items():
         print(f"{key}: {value}")
     if args.json:
-        args.json.write_text(json.dumps({**summary, "target_scores": targets, "impostor_scores": impostors,
-                                         "details": counts.details}, indent=1))
+        args.json.write_text(
+            json.dumps(
+                {
+                    **summary,
+                    "target_scores": targets,
+                    "impostor_scores": impostors,
+                    "details": counts.details,
+                },
+                indent=1,
+            )
+        )
     return 0
 
 

@@ -1,4 +1,4 @@
-"""Transcription: guards, packing and time mapping with a fake model; real Whisper models (slow) on real speech."""
+"""Transcription: guards, packing and time mapping with a fake model; real Whisper models on real speech."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import shutil
 import subprocess
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from itertools import pairwise
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -46,8 +47,13 @@ class FakeSegment:
 def seg(*words: tuple[float, float, str], **kw: float) -> FakeSegment:
     """A segment of words ``(start, end, text)`` in window time; its text is their concatenation."""
     fake_words = [FakeWord(a, b, " " + t) for a, b, t in words]
-    return FakeSegment(words[0][0] if words else 0.0, words[-1][1] if words else 0.0,
-                       "".join(w.word for w in fake_words), fake_words, **kw)
+    return FakeSegment(
+        words[0][0] if words else 0.0,
+        words[-1][1] if words else 0.0,
+        "".join(w.word for w in fake_words),
+        fake_words,
+        **kw,
+    )
 
 
 @dataclass
@@ -79,8 +85,12 @@ def _audio(seconds: float, ramp: bool = False) -> Audio:
     return Audio(samples=samples, info=info)
 
 
-def _run(script: Callable[[int, np.ndarray], list[FakeSegment]], spans: list[Span], seconds: float = 60.0,
-         **options: Any) -> tuple[Transcript, FakeModel]:
+def _run(
+    script: Callable[[int, np.ndarray], list[FakeSegment]],
+    spans: list[Span],
+    seconds: float = 60.0,
+    **options: Any,
+) -> tuple[Transcript, FakeModel]:
     model = FakeModel(script)
     options.setdefault("model_size", "tiny.en")
     return transcribe(_audio(seconds), spans, model, AsrOptions(**options)), model
@@ -99,35 +109,68 @@ def test_model_hears_exactly_the_span_audio() -> None:
     audio = _audio(40.0, ramp=True)
     model = FakeModel()
     spans = [Span(1.0, 3.0), Span(10.0, 10.5), Span(20.0, 30.0)]
-    transcribe(audio, spans, model, AsrOptions(model_size="tiny.en", join_gap=0.25))
+    transcribe(audio, spans, model, AsrOptions(model_size="tiny.en", bridge=0.0, join_gap=0.25))
     assert len(model.calls) == 1
     heard = model.calls[0]["samples"]
     gap = np.zeros(4000, dtype=np.float32)
-    expected = np.concatenate([audio.samples[16000:48000], gap, audio.samples[160000:168000], gap,
-                               audio.samples[320000:480000]])
+    expected = np.concatenate(
+        [audio.samples[16000:48000], gap, audio.samples[160000:168000], gap, audio.samples[320000:480000]]
+    )
     assert np.array_equal(heard, expected)
     kw = model.calls[0]
     assert kw["word_timestamps"] is True and kw["vad_filter"] is False and kw["language"] == "en"
     assert kw["temperature"] == [0.0] and kw["beam_size"] == 1
 
 
+def test_close_spans_share_a_window_with_the_audio_between() -> None:
+    audio = _audio(40.0, ramp=True)
+    model = FakeModel()
+    transcribe(
+        audio, [Span(1.0, 3.0), Span(4.5, 6.0), Span(10.0, 12.0)], model, AsrOptions(model_size="tiny.en")
+    )
+    # 1.5 s apart: bridged with the real audio; 4 s apart: a new window (join_gap None).
+    assert [len(c["samples"]) for c in model.calls] == [5 * SR, 2 * SR]
+    assert np.array_equal(model.calls[0]["samples"], audio.samples[16_000:96_000])
+    assert np.array_equal(model.calls[1]["samples"], audio.samples[160_000:192_000])
+
+
 def test_spans_are_packed_into_windows_of_at_most_30_s() -> None:
-    spans = [Span(float(i), i + 0.8) for i in range(0, 100, 2)]  # 50 spans of 0.8 s
+    spans = [Span(float(i), i + 0.8) for i in range(0, 100, 2)]  # 50 spans of 0.8 s, 1.2 s apart
     progress: list[tuple[str, int, int]] = []
     model = FakeModel()
-    transcribe(_audio(100.0), spans, model, AsrOptions(model_size="tiny.en"),
-               hook=lambda stage, done, total: progress.append((stage, done, total)))
-    assert len(model.calls) == 2  # 37 spans fill the first 30 s window, 13 the second
-    assert all(len(c["samples"]) <= 30 * SR for c in model.calls)
-    assert progress == [("asr", 0, 2), ("asr", 1, 2), ("asr", 2, 2)]
+    transcribe(
+        _audio(100.0),
+        spans,
+        model,
+        AsrOptions(model_size="tiny.en"),
+        hook=lambda stage, done, total: progress.append((stage, done, total)),
+    )
+    # [0, 28.8], [30, 58.8], [60, 88.8], [90, 98.8]: 15 spans with the pauses between them fill 28.8 s.
+    assert [len(c["samples"]) for c in model.calls] == [460_800, 460_800, 460_800, 140_800]
+    assert progress == [("asr", i, 4) for i in range(5)]
+    joined = FakeModel()
+    transcribe(_audio(100.0), spans, joined, AsrOptions(model_size="tiny.en", bridge=0.0, join_gap=0.0))
+    assert [len(c["samples"]) for c in joined.calls] == [
+        37 * 12_800,
+        13 * 12_800,
+    ]  # 37 spans of 0.8 s fit 30 s
 
 
 def test_pack_spans_cuts_overlong_spans_and_keeps_touching_chunks_apart() -> None:
-    windows = pack_spans([Span(0.0, 70.0)], 30.0, 0.0, SR)
+    windows = pack_spans([Span(0.0, 70.0)], 30.0, 2.0, None, SR)
     cuts = [0, 373_333, 746_666, 1_120_000]  # 70 s in three equal parts, in whole samples
-    assert [w.span(0) for w in windows] == [Span(a / SR, b / SR) for a, b in zip(cuts, cuts[1:])]
-    windows = pack_spans([Span(0.0, 25.0), Span(25.0, 50.0)], 30.0, 0.0, SR)
-    assert len(windows) == 2 and windows[1].span(0) == Span(25.0, 50.0)
+    assert [w.spans.span(0) for w in windows] == [Span(a / SR, b / SR) for a, b in pairwise(cuts)]
+    windows = pack_spans([Span(0.0, 25.0), Span(25.0, 50.0)], 30.0, 2.0, 0.0, SR)
+    assert len(windows) == 2 and windows[1].spans.span(0) == Span(25.0, 50.0)
+
+
+def test_pack_spans_records_pieces_and_speech() -> None:
+    spans = [Span(1.0, 2.0), Span(3.0, 4.0), Span(10.0, 11.0), Span(40.0, 66.0)]
+    (first, second) = pack_spans(spans, 30.0, 1.5, 0.5, SR)
+    assert [first.spans.span(i) for i in range(len(first.spans))] == [Span(1.0, 4.0), Span(10.0, 11.0)]
+    assert first.spans.gap == 8_000 and first.spans.duration == 4.5
+    assert first.speech == (Span(1.0, 2.0), Span(3.0, 4.0), Span(10.0, 11.0))
+    assert second.speech == (Span(40.0, 66.0),)  # 4.5 + 0.5 + 26 s would not fit one window
 
 
 def test_touching_vad_chunks_are_not_merged_again() -> None:
@@ -141,12 +184,14 @@ def test_word_times_map_back_to_the_original_timeline() -> None:
     def script(call: int, samples: np.ndarray) -> list[FakeSegment]:
         return [seg((0.1, 0.5, "one"), (0.6, 1.9, "two")), seg((2.2, 2.6, "three"), (4.0, 4.9, "four"))]
 
-    transcript, _ = _run(script, [Span(5.0, 7.0), Span(20.0, 23.0)])
+    transcript, _ = _run(script, [Span(5.0, 7.0), Span(20.0, 23.0)], bridge=0.0, join_gap=0.0)
     words = transcript.words
     assert [w.text for w in words] == ["one", "two", "three", "four"]
     times = [t for w in words for t in (w.start, w.end)]
     assert times == pytest.approx([5.1, 5.5, 5.6, 6.9, 20.2, 20.6, 22.0, 22.9])
-    assert transcript.segments[1].start == pytest.approx(20.2) and transcript.segments[1].end == pytest.approx(22.9)
+    assert transcript.segments[1].start == pytest.approx(20.2) and transcript.segments[
+        1
+    ].end == pytest.approx(22.9)
     assert transcript.text == "one two three four"
 
 
@@ -155,11 +200,22 @@ def test_words_are_clamped_into_the_span_holding_their_midpoint() -> None:
     def script(call: int, samples: np.ndarray) -> list[FakeSegment]:
         return [seg((1.5, 2.1, "left"), (1.9, 2.9, "right"), (3.9, 4.5, "late"))]
 
-    transcript, _ = _run(script, [Span(5.0, 7.0), Span(20.0, 22.0)])
+    transcript, _ = _run(script, [Span(5.0, 7.0), Span(20.0, 22.0)], bridge=0.0, join_gap=0.0)
     left, right, late = transcript.words
     assert (left.start, left.end) == pytest.approx((6.5, 7.0))  # midpoint 1.8: first span, end clamped
     assert (right.start, right.end) == pytest.approx((20.0, 20.9))  # midpoint 2.4: second span, start clamped
     assert (late.start, late.end) == pytest.approx((21.9, 22.0))  # past the audio: clamped to the span end
+
+
+def test_words_in_a_bridged_pause_move_into_the_nearest_speech() -> None:
+    # Spans [5, 7) and [8, 10) share one window of real audio [5, 10): the pause [7, 8) has no speech.
+    def script(call: int, samples: np.ndarray) -> list[FakeSegment]:
+        return [seg((1.0, 1.5, "before"), (2.1, 2.5, "early"), (2.6, 3.4, "late"), (4.0, 4.5, "after"))]
+
+    transcript, model = _run(script, [Span(5.0, 7.0), Span(8.0, 10.0)])
+    assert len(model.calls) == 1 and len(model.calls[0]["samples"]) == 5 * SR
+    times = [(w.text, w.start, w.end) for w in transcript.words]
+    assert times == [("before", 6.0, 6.5), ("early", 7.0, 7.0), ("late", 8.0, 8.4), ("after", 9.0, 9.5)]
 
 
 def test_words_become_monotonic_and_non_overlapping() -> None:
@@ -170,7 +226,7 @@ def test_words_become_monotonic_and_non_overlapping() -> None:
     transcript, _ = _run(script, [Span(0.0, 10.0)])
     words = transcript.words
     assert [w.text for w in words] == ["a", "b", "c", "d"]
-    for prev, word in zip(words, words[1:]):
+    for prev, word in pairwise(words):
         assert word.start >= prev.end
     assert all(w.end >= w.start for w in words)
 
@@ -187,19 +243,38 @@ def test_silent_segments_are_dropped() -> None:
         ]
 
     transcript, _ = _run(script, [Span(0.0, 10.0)])
-    assert [w.text for w in transcript.words] == ["confident", "speech"]
-    strict, _ = _run(script, [Span(0.0, 10.0)], no_speech_drop=0.8)
-    assert [w.text for w in strict.words] == ["speech"]
-    lenient, _ = _run(script, [Span(0.0, 10.0)], no_speech_threshold=None)
+    assert [w.text for w in transcript.words] == ["speech"]
+    whisper_rule, _ = _run(script, [Span(0.0, 10.0)], no_speech_drop=None)
+    assert [w.text for w in whisper_rule.words] == ["confident", "speech"]
+    lenient, _ = _run(script, [Span(0.0, 10.0)], no_speech_threshold=None, no_speech_drop=None)
     assert len(lenient.words) == 3
 
 
-def test_repetitive_segments_are_dropped() -> None:
+def test_punctuation_only_words_are_dropped() -> None:
     def script(call: int, samples: np.ndarray) -> list[FakeSegment]:
-        return [seg((0.0, 1.0, "fine")), seg((1.0, 2.0, "la"), compression_ratio=3.1)]
+        return [
+            seg((0.0, 0.5, "."), (0.5, 1.0, ".")),
+            seg((1.0, 1.5, "¿Qué?"), (1.5, 1.6, "…"), (1.6, 2.0, "日本")),
+        ]
+
+    transcript, _ = _run(script, [Span(0.0, 10.0)])
+    assert [w.text for w in transcript.words] == ["¿Qué?", "日本"]
+    assert len(transcript.segments) == 1
+
+
+def test_repetitive_segments_are_dropped() -> None:
+    stuck = " la-la" + "-la" * 40
+
+    def script(call: int, samples: np.ndarray) -> list[FakeSegment]:
+        # The decoder reports its pass's ratio on every segment; the guard judges each segment's own text.
+        return [
+            seg((0.0, 1.0, "fine"), compression_ratio=3.1),
+            FakeSegment(1.0, 2.0, stuck, [FakeWord(1.0, 2.0, stuck)]),
+        ]
 
     transcript, _ = _run(script, [Span(0.0, 10.0)])
     assert [w.text for w in transcript.words] == ["fine"]
+    assert transcript.segments[0].compression_ratio < 1.0
     kept, _ = _run(script, [Span(0.0, 10.0)], compression_ratio_threshold=None)
     assert len(kept.words) == 2
 
@@ -226,10 +301,10 @@ def test_repeated_phrase_loops_are_cut_to_one_occurrence() -> None:
 def test_find_loops() -> None:
     assert find_loops(["no", "no", "no", "no"], 3, 6) == set()  # emphasis, not a loop
     assert find_loops(["no"] * 8, 3, 6) == set(range(1, 8))
-    words = "we will we will we will rock you".split()
+    words = ["we", "will", "we", "will", "we", "will", "rock", "you"]
     assert find_loops(words, 3, 6) == {2, 3, 4, 5}
     assert find_loops(["A,", "b.", "a", "B", "a", "b!"], 3, 6) == {2, 3, 4, 5}  # case and punctuation ignored
-    assert find_loops("one two three one two three".split(), 3, 6) == set()  # said twice only
+    assert find_loops(["one", "two", "three", "one", "two", "three"], 3, 6) == set()  # said twice only
 
 
 def test_temperature_fallback_reaches_the_decoder() -> None:
@@ -247,6 +322,16 @@ def test_language_is_detected_once_and_then_forced() -> None:
     assert model.detections == 1
     assert [c["language"] for c in model.calls] == ["de", "de", "de"]
     assert transcript.language == "de" and transcript.language_probability == 0.9
+
+
+def test_language_is_detected_on_the_window_with_most_speech() -> None:
+    model = FakeModel(multilingual=True)
+    heard: list[int] = []
+    model.detect_language = lambda audio: (heard.append(len(audio)), ("es", 0.8, []))[1]  # type: ignore[method-assign]
+    spans = [Span(0.0, 0.5), Span(10.0, 14.0), Span(20.0, 23.0)]  # a blip first, then real speech
+    transcript = transcribe(_audio(30.0), spans, model, AsrOptions(model_size="base"))
+    assert heard == [4 * SR]
+    assert transcript.language == "es" and [c["language"] for c in model.calls] == ["es"] * 3
 
 
 def test_forced_language_skips_detection() -> None:
@@ -286,6 +371,8 @@ def test_backend_and_model_must_match() -> None:
         {"loop_min_repeats": 1},
         {"window": 31.0},
         {"join_gap": -0.1},
+        {"bridge": -1.0},
+        {"bridge": 31.0},
         {"cpu_threads": 0},
     ],
 )
@@ -305,8 +392,13 @@ def test_inputs_are_not_modified() -> None:
 
 # ---------------------------------------------------------------- real models (slow)
 
-JFK_TEXT = "And so my fellow Americans, ask not what your country can do for you, ask what you can do for your country."
-SPANISH_TEXT = "Buenos días. Hoy hace muy buen tiempo en Madrid, y por la tarde vamos al parque con los niños."
+JFK_TEXT = (
+    "And so my fellow Americans, ask not what your country can do for you,"
+    " ask what you can do for your country."
+)
+SPANISH_TEXT = (
+    "Buenos días. Hoy hace muy buen tiempo en Madrid, y por la tarde vamos al parque con los niños."
+)
 BACKENDS = ("faster", "openai")
 SIZES = ("tiny.en", "base")
 
@@ -343,7 +435,9 @@ def _norm_words(transcript: Transcript) -> list[str]:
     return EnglishTextNormalizer()(transcript.text).split()
 
 
-def _run_real(audio: Audio, model: Any, backend: str, size: str, **options: Any) -> tuple[Transcript, list[Span]]:
+def _run_real(
+    audio: Audio, model: Any, backend: str, size: str, **options: Any
+) -> tuple[Transcript, list[Span]]:
     from diarize.vad import detect_speech
 
     spans = detect_speech(audio)
@@ -354,7 +448,7 @@ def _run_real(audio: Audio, model: Any, backend: str, size: str, **options: Any)
 def _check_times(transcript: Transcript, spans: list[Span]) -> None:
     words = transcript.words
     assert words
-    for prev, word in zip(words, words[1:]):
+    for prev, word in pairwise(words):
         assert word.start >= prev.end
     for word in words:
         assert word.start <= word.end
@@ -385,7 +479,10 @@ def test_jfk_is_exact_and_backends_agree(cache: Any, jfk: Audio, size: str) -> N
     # The converted checkpoint holds the same weights: float32 word times agree with openai-whisper's.
     exact, torch_run = runs["faster-float32"][0].words, runs["openai"][0].words
     assert [w.text for w in exact] == [w.text for w in torch_run]
-    assert max(abs(a.start - b.start) + abs(a.end - b.end) for a, b in zip(exact, torch_run)) <= 0.04
+    assert (
+        max(abs(a.start - b.start) + abs(a.end - b.end) for a, b in zip(exact, torch_run, strict=True))
+        <= 0.04
+    )
 
 
 def _noise(seconds: float, kind: str, dbfs: float = -30.0) -> np.ndarray:
@@ -404,7 +501,9 @@ def _noise(seconds: float, kind: str, dbfs: float = -30.0) -> np.ndarray:
 
 
 def _wrap(samples: np.ndarray) -> Audio:
-    info = MediaInfo(path="synthetic", duration=len(samples) / SR, sample_rate=SR, channels=1, codec="", container="")
+    info = MediaInfo(
+        path="synthetic", duration=len(samples) / SR, sample_rate=SR, channels=1, codec="", container=""
+    )
     return Audio(samples=samples, info=info)
 
 
@@ -423,7 +522,11 @@ def test_no_words_in_silence_or_noise(cache: Any, backend: str, size: str) -> No
     # WebRTC's VAD takes part of pink noise for speech: the decoder's guards must reject it.
     pink_spans = detect_speech(pink)
     assert pink_spans
-    for name, audio, spans in [("silence", silence, whole), ("white", white, whole), ("pink", pink, pink_spans)]:
+    for name, audio, spans in [
+        ("silence", silence, whole),
+        ("white", white, whole),
+        ("pink", pink, pink_spans),
+    ]:
         transcript = transcribe(audio, spans, model, options)
         assert transcript.words == (), (name, transcript.text)
 
@@ -456,7 +559,9 @@ def test_ami_headset_wer(cache: Any, shared_data: Path, size: str) -> None:
     from diarize.audio import load_audio
 
     stem = shared_data / "speech" / "ami_ES2011a_headset_40-46s"
-    reference = " ".join(" ".join(line.split()[5:]) for line in stem.with_suffix(".stm").read_text().splitlines())
+    reference = " ".join(
+        " ".join(line.split()[5:]) for line in stem.with_suffix(".stm").read_text().splitlines()
+    )
     audio = load_audio(stem.with_suffix(".wav"))
     transcript, spans = _run_real(audio, _model(cache, "faster", size), "faster", size)
     # Measured 11-22 % (9 words; the errors are the spelling of the surname and of "Abbie").
@@ -479,7 +584,9 @@ def spanish(tmp_path_factory: pytest.TempPathFactory) -> Audio:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("backend", BACKENDS)
-def test_multilingual_model_detects_the_language(cache: Any, jfk: Audio, spanish: Audio, backend: str) -> None:
+def test_multilingual_model_detects_the_language(
+    cache: Any, jfk: Audio, spanish: Audio, backend: str
+) -> None:
     import jiwer
     from whisper.normalizers import BasicTextNormalizer
 

@@ -19,8 +19,8 @@ import zipfile
 from pathlib import Path
 
 import pytest
-
 from batch_fakes import FakeTask, write_wav
+
 from diarize.batch import (
     ArchiveLimits,
     BatchOptions,
@@ -67,7 +67,7 @@ def _by_name(out: Path) -> dict[str, dict]:
     return {Path(r["path"]).name: r for r in _final(out).values()}
 
 
-# --- discovery ---------------------------------------------------------------------------------------------
+# --- discovery ----------------------------------------------------------------------------------------------
 
 
 def test_sniff_finds_media_by_signature_not_name(tmp_path):
@@ -137,7 +137,7 @@ def test_input_list_csv_and_jsonl_with_hints(tmp_path):
             read_input_list(csv_list)
 
 
-# --- manifest state ------------------------------------------------------------------------------------------
+# --- manifest state -----------------------------------------------------------------------------------------
 
 
 def test_final_state_takes_last_line_per_id_and_ignores_torn_lines():
@@ -179,7 +179,7 @@ def test_output_folder_is_locked_against_a_second_run(tmp_path):
     second.close()
 
 
-# --- archives ------------------------------------------------------------------------------------------------
+# --- archives -----------------------------------------------------------------------------------------------
 
 
 def _zip_with_evil_members(path: Path, good: bytes) -> Path:
@@ -274,7 +274,7 @@ def test_broken_archive_is_one_failed_input(tmp_path, config):
     assert record["status"] == "failed" and "not a readable zip archive" in record["error"]
 
 
-# --- runs with a fake task: retries, timeouts, crashes, resume ------------------------------------------------
+# --- runs with a fake task: retries, timeouts, crashes, resume ----------------------------------------------
 
 
 def test_retries_crashes_and_timeouts_are_isolated_per_file(tmp_path, config):
@@ -354,7 +354,8 @@ def test_changed_hints_reprocess_only_that_input(tmp_path, config):
     run_batch([], out, config, _options(), input_list=listing, task=FakeTask())
     listing.write_text("path,num_speakers\na.wav,3\nb.wav,\n")
     summary = run_batch([], out, config, _options(), input_list=listing, task=FakeTask())
-    assert {Path(r["path"]).name: r["status"] for r in summary.records} == {"a.wav": "done", "b.wav": "skipped"}
+    statuses = {Path(r["path"]).name: r["status"] for r in summary.records}
+    assert statuses == {"a.wav": "done", "b.wav": "skipped"}
     record = _by_name(out)["a.wav"]
     assert json.loads((out / record["id"] / "a.json").read_text())["hints"] == {"num_speakers": 3}
 
@@ -469,3 +470,21 @@ def test_ray_engine_retries_crashes_and_timeouts(tmp_path, config, monkeypatch):
                    "bad": ("failed", 1)}
     errors = {Path(r["path"]).stem: r["error"] for r in summary.failed}
     assert errors["segv"].startswith("worker process died") and errors["hang"] == "timed out after 3 s"
+
+
+def test_cli_reports_failures_with_exit_status(tmp_path):
+    from click.testing import CliRunner
+
+    from diarize.cli import BATCH_SOME_FAILED, cli
+
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "empty.wav").write_bytes(b"")
+    (tmp_path / "in" / "notes.wav").write_text("text")
+    out = tmp_path / "out"
+    result = CliRunner().invoke(cli, ["batch", str(tmp_path / "in"), "-o", str(out), "--pipeline", "archive"])
+    assert result.exit_code == BATCH_SOME_FAILED, result.output
+    assert "2 inputs: 0 done, 0 skipped (done earlier), 2 failed" in result.output
+    assert "empty.wav: empty file" in result.output
+    assert CliRunner().invoke(cli, ["batch", "-o", str(out)]).exit_code == 2  # nothing to do: usage error
+    other = CliRunner().invoke(cli, ["batch", str(tmp_path / "in"), "-o", str(out), "--pipeline", "meeting"])
+    assert other.exit_code == BATCH_SOME_FAILED, other.output  # failed inputs pin no configuration

@@ -1,4 +1,4 @@
-"""Speaker embedding networks: loading the packaged weights, front ends, gather pooling, real-speech geometry."""
+"""Speaker embedding networks: packaged weights, front ends, gather pooling, real-speech geometry."""
 
 from __future__ import annotations
 

@@ -56,7 +56,8 @@ def simconv_result(data: Path, media: Path) -> Result:
         speaker = labels[item["speaker"]]
         words = []
         for i, token in enumerate(tokens):
-            start, end = round(item["start_time"] + i * step, 3), round(item["start_time"] + (i + 1) * step, 3)
+            start = round(item["start_time"] + i * step, 3)
+            end = round(item["start_time"] + (i + 1) * step, 3)
             overlap = any(a < end and b > start for a, b in overlaps)
             words.append(Word(start, end, " " + token, 0.9, speaker, overlap))
         segments.append(Segment(words[0].start, words[-1].end, " ".join(tokens), tuple(words), speaker))
@@ -68,8 +69,9 @@ def simconv_result(data: Path, media: Path) -> Result:
 def long_meeting(hours: float = 2.0, speakers: int = 6, seed: int = 7) -> Result:
     """A generated meeting: one-speaker sentences of 8-40 words, sometimes overlapping the next one."""
     rng = random.Random(seed)
-    vocab = ("the a we to and of project budget meeting plan next quarter design team think yes so right okay "
-             "data model release customer feedback week time really").split()
+    vocab = ["the", "a", "we", "to", "and", "of", "project", "budget", "meeting", "plan", "next", "quarter",
+             "design", "team", "think", "yes", "so", "right", "okay", "data", "model", "release", "customer",
+             "feedback", "week", "time", "really"]
     labels = tuple(f"SPEAKER_{i:02d}" for i in range(speakers))
     t, turns, segments = 0.5, [], []
     while t < hours * 3600 - 10:
@@ -154,7 +156,8 @@ def test_page_is_self_contained_and_only_its_own_script_may_run() -> None:
 
 
 def test_transcript_text_cannot_close_the_data_script() -> None:
-    texts = ["<script>alert(1)</script>", "</script><script>alert(2)//", "a&b", "<!--", "x\u2028y", "{{script}}"]
+    texts = ["<script>alert(1)</script>", "</script><script>alert(2)//", "a&b", "<!--", "x\u2028y",
+             "{{script}}"]
     page = render_html(tiny_result(texts, "/in/<b>&.wav"))
     body = page.split('<script id="diarize-data"', 1)[1]
     blob = body.split("</script>", 1)[0]
@@ -302,6 +305,22 @@ def test_clicking_a_turn_or_word_seeks_and_highlights(viewer: Page) -> None:
     assert viewer.current_time() < 1.0
 
 
+def test_playback_highlights_the_word_being_spoken(viewer: Page) -> None:
+    page = viewer.page
+    page.evaluate("const p = document.getElementById('player'); p.muted = true; p.currentTime = 13.9;"
+                  " p.play()")
+    viewer.wait_for("document.getElementById('player').currentTime > 15.2")
+    time_now, lit = page.evaluate(
+        "[document.getElementById('player').currentTime,"
+        " Array.from(document.querySelectorAll('.cur'), e => +e.getAttribute('data-w'))]"
+    )
+    page.evaluate("document.getElementById('player').pause()")
+    words = page.evaluate("JSON.parse(document.getElementById('diarize-data').textContent).words")
+    assert len(lit) == 1
+    assert words["s"][lit[0]] - 0.1 <= time_now < words["e"][lit[0]] + 0.35  # a frame of lag at most
+    assert page.locator(".turn.now .spk").all_inner_texts() == ["SPEAKER_02"]
+
+
 def test_search_filters_turns_and_highlights_words(viewer: Page) -> None:
     page = viewer.page
     page.fill("#search", "your country")
@@ -407,3 +426,15 @@ def test_demo_writes_the_viewer_of_a_real_run(browser: Any, tmp_path: Path) -> N
     assert spans == sum(len(s["words"]) for s in result["segments"]) > 20
     assert viewer.page.locator(".tl-row:not(.tl-overlap) .tl-bar").count() == len(result["turns"])
     viewer.page.close()
+
+
+def test_run_embed_media_flag_sets_the_html_option() -> None:
+    from click.testing import CliRunner
+
+    from diarize.cli import _with_embedded_media, cli
+    from diarize.config import load_pipeline
+
+    config = _with_embedded_media(load_pipeline())
+    assert config.output.writers.html.embed_media is True
+    assert config.output.writers.subtitle == load_pipeline().output.writers.subtitle
+    assert "--embed-media" in CliRunner().invoke(cli, ["run", "--help"]).stdout

@@ -103,7 +103,14 @@ def test_empty_map() -> None:
 
 @pytest.mark.parametrize(
     ("pieces", "gap"),
-    [([(10, 10)], 0), ([(10, 5)], 0), ([(-5, 5)], 0), ([(0, 10), (5, 20)], 0), ([(20, 30), (0, 10)], 0), ([], -1)],
+    [
+        ([(10, 10)], 0),
+        ([(10, 5)], 0),
+        ([(-5, 5)], 0),
+        ([(0, 10), (5, 20)], 0),
+        ([(20, 30), (0, 10)], 0),
+        ([], -1),
+    ],
 )
 def test_invalid_pieces_are_rejected(pieces: list[tuple[int, int]], gap: int) -> None:
     with pytest.raises(ValueError):

@@ -9,11 +9,19 @@ import numpy as np
 import pytest
 
 from diarize.errors import ConfigError, ModelError
-from diarize.speaker_turns import FrameGrid, exclusive_frames, frames_to_turns, label_in_order, top_speakers
+from diarize.speaker_turns import (
+    ClusteredSpeakers,
+    FrameGrid,
+    ensure_speakers,
+    exclusive_frames,
+    frames_to_turns,
+    label_in_order,
+    top_speakers,
+)
 from diarize.speakers import SpeakerModels, SpeakerOptions, _build, diarize
 from diarize.types import Audio, Diarization, MediaInfo
 
-# ---------------------------------------------------------------------------------------------------------------
+# ----------------------------------------------------------------------------------------------------
 # options
 
 
@@ -42,21 +50,23 @@ def test_speaker_bounds_and_cluster_size_follow_the_options() -> None:
     assert SpeakerOptions().speaker_bounds == (1, float("inf"))
     assert SpeakerOptions(num_speakers=3, min_speakers=2, max_speakers=4).speaker_bounds == (3, 3)
     assert SpeakerOptions(min_speakers=2, max_speakers=2).speaker_bounds == (2, 2)
-    assert SpeakerOptions(step=1.0).cluster_size == 12
-    assert SpeakerOptions(step=2.0).cluster_size == 6
+    assert SpeakerOptions(step=1.0).cluster_size == 6
+    assert SpeakerOptions(step=2.0).cluster_size == 3
     assert SpeakerOptions(step=2.0, min_cluster_size=4).cluster_size == 4
 
 
 def test_mismatched_embedding_network_is_a_model_error() -> None:
     import torch
 
-    audio = Audio(samples=np.zeros(16000, dtype=np.float32), info=MediaInfo("x.wav", 1.0, 16000, 1, "pcm", "wav"))
+    audio = Audio(
+        samples=np.zeros(16000, dtype=np.float32), info=MediaInfo("x.wav", 1.0, 16000, 1, "pcm", "wav")
+    )
     models = SpeakerModels(segmentation=None, embedding=torch.nn.Linear(2, 2))  # type: ignore[arg-type]
     with pytest.raises(ModelError, match="campplus"):
         diarize(audio, SpeakerOptions(), models)
 
 
-# ---------------------------------------------------------------------------------------------------------------
+# ----------------------------------------------------------------------------------------------------
 # turn building on synthetic frame activity (no models)
 
 GRID = FrameGrid(start=0.0, step=0.1, duration=0.1)  # frame i is stamped at i * 0.1 + 0.05
@@ -74,6 +84,20 @@ def test_top_speakers_keeps_the_count_most_active_and_never_silence() -> None:
     np.testing.assert_array_equal(active, expected)
     # a count above the number of active speakers never invents one
     assert top_speakers(np.array([[1.0, 0.0]]), np.array([2])).tolist() == [[True, False]]
+
+
+def test_ensure_speakers_gives_a_silenced_cluster_its_strongest_frames() -> None:
+    activations = np.zeros((10, 3))
+    activations[:, 0] = 5.0  # always the loudest
+    activations[2:6, 1] = [1.0, 4.0, 4.0, 1.0]  # only ever second: top_speakers drops it with count 1
+    count = np.ones(10, dtype=int)
+    active = top_speakers(activations, count)
+    assert active[:, 1].sum() == 0
+    fixed = ensure_speakers(active, activations, wanted=2)
+    assert fixed[:, 1].tolist() == [False] * 3 + [True] * 2 + [False] * 5  # frames at ≥ half its peak
+    assert (fixed.sum(axis=1) == count).all()  # it took them from the weaker speaker there
+    assert not fixed[:, 2].any()  # a cluster with no activity is never invented
+    np.testing.assert_array_equal(ensure_speakers(active, activations, wanted=1), active)
 
 
 def test_frames_to_turns_uses_frame_middles_and_fills_short_gaps() -> None:
@@ -118,7 +142,8 @@ def test_build_names_turns_and_normalises_centroids() -> None:
     activations = active * np.array([1.0, 2.0, 5.0])  # cluster 2 never speaks
     count = active.sum(axis=1)
     centroids = np.array([[3.0, 4.0], [0.0, 2.0], [1.0, 1.0]])
-    result = _build(activations, count, centroids, GRID, duration=3.0, options=SpeakerOptions())
+    clustered = ClusteredSpeakers(activations, count, centroids, GRID, min_speakers=1)
+    result = _build(clustered, duration=3.0, options=SpeakerOptions())
     assert result.speakers == ("SPEAKER_00", "SPEAKER_01")
     assert [t.speaker for t in result.turns] == ["SPEAKER_00", "SPEAKER_01", "SPEAKER_00"]
     assert result.turns[0].start == pytest.approx(0.25)
@@ -142,9 +167,171 @@ def test_enforce_bounds_reclusters_with_one_cluster_per_window_speaker() -> None
     merged = np.where(active, np.where(speaker_of == 2, 1, speaker_of), -2)  # 2 clusters found
     hard, centroids = enforce_bounds(merged, np.zeros((2, 4)), embeddings, active, lo=3, hi=3)
     assert centroids.shape == (3, 4)
-    mapping = {int(s): int(h) for s, h in zip(speaker_of[active], hard[active])}
+    mapping = {int(s): int(h) for s, h in zip(speaker_of[active], hard[active], strict=True)}
     assert sorted(mapping.values()) == [0, 1, 2]
-    assert all(mapping[int(s)] == int(h) for s, h in zip(speaker_of[active], hard[active]))
+    assert all(mapping[int(s)] == int(h) for s, h in zip(speaker_of[active], hard[active], strict=True))
     # already within bounds: left alone
     same, _ = enforce_bounds(merged, np.zeros((2, 4)), embeddings, active, lo=1, hi=4)
     np.testing.assert_array_equal(same, merged)
+
+
+# ----------------------------------------------------------------------------------------------------
+# real audio, real models (slow)
+
+# DER (%) measured with the default options (step 2 s, CAM++, agglomerative 0.85), pyannote.metrics, overlap
+# scored, each file's UEM; collar 0.5 forgives ±0.25 s. Bounds are the measurement plus 3 points.
+DER_BOUNDS = {  # name: (measured collar 0, measured collar 0.5)
+    "sample": (7.1, 0.2),
+    "ami_trn05": (13.5, 4.2),
+    "ami_trn07": (60.2, 54.9),
+    "ami_trn08": (45.2, 37.3),
+    "simconv_en_text": (17.9, 9.6),
+}
+MARGIN = 3.0
+
+
+@pytest.fixture(scope="module")
+def speaker_models(tmp_path_factory: pytest.TempPathFactory) -> SpeakerModels:
+    from diarize.models import ModelCache
+
+    cache = ModelCache(tmp_path_factory.mktemp("models"))
+    return SpeakerModels(segmentation=cache.segmentation(), embedding=cache.campplus())
+
+
+@pytest.fixture(scope="module")
+def references(shared_data: Path, pyannote_sample: Path) -> dict:
+    """name → (audio, reference annotation, uem) for the scored recordings."""
+    from pyannote.core import Segment, Timeline
+    from pyannote.database.util import load_rttm, load_uem
+
+    from diarize.audio import load_audio
+
+    paths = {"sample": pyannote_sample}
+    paths.update({name: shared_data / "meetings" / f"{name}.wav" for name in DER_BOUNDS if name != "sample"})
+    loaded = {}
+    for name, wav in paths.items():
+        audio = load_audio(wav)
+        reference = next(iter(load_rttm(wav.with_suffix(".rttm")).values()))
+        uem_path = wav.with_suffix(".uem")
+        uem = (
+            next(iter(load_uem(uem_path).values()))
+            if uem_path.is_file()
+            else Timeline([Segment(0, audio.duration)])
+        )
+        loaded[name] = (audio, reference, uem)
+    return loaded
+
+
+@pytest.fixture(scope="module")
+def default_runs(references: dict, speaker_models: SpeakerModels) -> dict[str, Diarization]:
+    return {
+        name: diarize(audio, SpeakerOptions(), speaker_models) for name, (audio, _, _) in references.items()
+    }
+
+
+def _der(diarization: Diarization, reference, uem, collar: float) -> float:
+    from pyannote.core import Annotation, Segment
+    from pyannote.metrics.diarization import DiarizationErrorRate
+
+    hypothesis = Annotation()
+    for i, turn in enumerate(diarization.turns):
+        hypothesis[Segment(turn.start, turn.end), i] = turn.speaker
+    return 100 * DiarizationErrorRate(collar=collar, skip_overlap=False)(reference, hypothesis, uem=uem)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", list(DER_BOUNDS))
+def test_der_stays_within_the_measured_bounds(name: str, references: dict, default_runs: dict) -> None:
+    _, reference, uem = references[name]
+    diarization = default_runs[name]
+    measured0, measured05 = DER_BOUNDS[name]
+    assert _der(diarization, reference, uem, collar=0.0) <= measured0 + MARGIN
+    assert _der(diarization, reference, uem, collar=0.5) <= measured05 + MARGIN
+
+
+@pytest.mark.slow
+def test_output_is_well_formed(references: dict, default_runs: dict) -> None:
+    for name, diarization in default_runs.items():
+        audio = references[name][0]
+        first_seen = list(dict.fromkeys(t.speaker for t in diarization.turns))
+        assert (
+            list(diarization.speakers) == first_seen == [f"SPEAKER_{i:02d}" for i in range(len(first_seen))]
+        )
+        assert set(diarization.centroids) == set(diarization.speakers)
+        for vector in diarization.centroids.values():
+            assert vector.shape == (192,) and np.linalg.norm(vector) == pytest.approx(1.0, abs=1e-5)
+        assert all(0.0 <= t.start < t.end <= audio.duration + 1e-6 for t in diarization.turns)
+        assert [t.start for t in diarization.turns] == sorted(t.start for t in diarization.turns)
+        # the exclusive view never has two speakers at once, and only speaks where the full view does
+        exclusive = sorted(diarization.exclusive, key=lambda t: t.start)
+        assert all(a.end <= b.start + 1e-9 for a, b in zip(exclusive, exclusive[1:], strict=False))
+        assert {t.speaker for t in exclusive} <= set(diarization.speakers)
+        assert diarization.embedding_model == "campplus"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", list(DER_BOUNDS))
+def test_known_speaker_count_is_honoured_exactly(
+    name: str, references: dict, speaker_models: SpeakerModels
+) -> None:
+    audio, reference, _ = references[name]
+    true_count = len(reference.labels())
+    diarization = diarize(audio, SpeakerOptions(num_speakers=true_count), speaker_models)
+    assert len(diarization.speakers) == true_count
+    assert {t.speaker for t in diarization.turns} == set(diarization.speakers)
+
+
+@pytest.mark.slow
+def test_min_and_max_speakers_are_honoured(references: dict, speaker_models: SpeakerModels) -> None:
+    audio = references["ami_trn08"][0]
+    at_most = diarize(audio, SpeakerOptions(max_speakers=2), speaker_models)
+    at_least = diarize(audio, SpeakerOptions(min_speakers=4), speaker_models)
+    assert 1 <= len(at_most.speakers) <= 2
+    assert len(at_least.speakers) >= 4
+
+
+@pytest.mark.slow
+def test_two_voices_at_once_give_overlapping_turns(shared_data: Path, speaker_models: SpeakerModels) -> None:
+    from diarize.audio import load_audio
+
+    audio = load_audio(shared_data / "meetings" / "stereo_diarization.wav")  # mono downmix: both talk at once
+    diarization = diarize(audio, SpeakerOptions(), speaker_models)
+    assert len(diarization.speakers) == 2
+    a, b = ([t for t in diarization.turns if t.speaker == s] for s in diarization.speakers)
+    overlap = sum(max(0.0, min(x.end, y.end) - max(x.start, y.start)) for x in a for y in b)
+    assert overlap > 1.0  # the reference has both voices from 0.33 s to 3.03 s
+
+
+@pytest.mark.slow
+def test_input_audio_is_not_modified_and_progress_is_reported(
+    references: dict, speaker_models: SpeakerModels
+) -> None:
+    audio = references["sample"][0]
+    digest = hashlib.sha256(audio.samples.tobytes()).hexdigest()
+    seen: dict[str, list[tuple[int, int]]] = {}
+    diarize(
+        audio,
+        SpeakerOptions(embedding_batch_size=8),
+        speaker_models,
+        hook=lambda stage, done, total: seen.setdefault(stage, []).append((done, total)),
+    )
+    assert hashlib.sha256(audio.samples.tobytes()).hexdigest() == digest
+    assert list(seen) == ["segmentation", "embeddings", "clustering"]
+    for updates in seen.values():
+        assert updates[-1][0] == updates[-1][1] and all(0 <= d <= t for d, t in updates)
+
+
+@pytest.mark.slow
+def test_ge2e_fallback_diarizes_the_sample(
+    references: dict, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    from diarize.models import ModelCache
+
+    cache = ModelCache(tmp_path_factory.mktemp("models"))
+    models = SpeakerModels(segmentation=cache.segmentation(), embedding=cache.ge2e())
+    audio, reference, uem = references["sample"]
+    diarization = diarize(audio, SpeakerOptions(embedding_model="ge2e"), models)
+    assert diarization.speakers == ("SPEAKER_00", "SPEAKER_01")
+    assert diarization.embedding_model == "ge2e"
+    assert next(iter(diarization.centroids.values())).shape == (256,)
+    assert _der(diarization, reference, uem, collar=0.5) < 10.0

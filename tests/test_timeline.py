@@ -41,7 +41,8 @@ def test_simconv_timeline_has_a_row_per_speaker_over_the_whole_duration(shared_d
     result = rttm_result(shared_data / "meetings" / "simconv_en_text.rttm", 31.192)
     fig = timeline_figure(result)
     (ax,) = fig.axes
-    assert [t.get_text() for t in ax.get_yticklabels()] == ["SPEAKER_00", "SPEAKER_01", "SPEAKER_02", "SPEAKER_03"]
+    assert [t.get_text() for t in ax.get_yticklabels()] == list(result.speakers)
+    assert result.speakers == ("SPEAKER_00", "SPEAKER_01", "SPEAKER_02", "SPEAKER_03")
     assert list(ax.get_yticks()) == [0, 1, 2, 3]
     assert ax.get_xlim() == pytest.approx((0.0, 31.192))
     for row, speaker in enumerate(result.speakers):
@@ -93,5 +94,7 @@ def test_overlap_spans_and_axis_times() -> None:
              SpeakerTurn(1, 2, "A")]  # A's own turns overlapping each other is not overlapped speech
     assert overlap_spans(turns) == [(4, 5), (5.5, 6)]
     assert overlap_spans([]) == []
-    assert axis_time(65.9) == "1:05" and axis_time(3725, long=True) == "1:02:05" and axis_time(3725) == "62:05"
-    assert len(set(SPEAKER_COLORS)) == len(SPEAKER_COLORS) and speaker_color(len(SPEAKER_COLORS)) == SPEAKER_COLORS[0]
+    assert axis_time(65.9) == "1:05"
+    assert axis_time(3725, long=True) == "1:02:05" and axis_time(3725) == "62:05"
+    assert len(set(SPEAKER_COLORS)) == len(SPEAKER_COLORS)
+    assert speaker_color(len(SPEAKER_COLORS)) == SPEAKER_COLORS[0]

@@ -1,7 +1,8 @@
-"""Voice activity detection: options, merging, padding, blips and chunking on synthetic audio; real speech too."""
+"""Voice activity detection: options, merging, padding, blips and chunking on synthetic audio; real speech."""
 
 from __future__ import annotations
 
+from itertools import pairwise
 from pathlib import Path
 
 import numpy as np
@@ -16,7 +17,9 @@ NO_PAD = VadOptions(speech_pad=0.0)
 
 
 def _audio(samples: np.ndarray) -> Audio:
-    info = MediaInfo(path="synthetic", duration=len(samples) / SR, sample_rate=SR, channels=1, codec="", container="")
+    info = MediaInfo(
+        path="synthetic", duration=len(samples) / SR, sample_rate=SR, channels=1, codec="", container=""
+    )
     return Audio(samples=samples.astype(np.float32), info=info)
 
 
@@ -40,7 +43,7 @@ def _bursts(total: float, bursts: list[tuple[float, float]]) -> np.ndarray:
 
 def _check_well_formed(spans: list[Span], duration: float, max_span: float) -> None:
     assert all(0.0 <= s.start < s.end <= duration for s in spans)
-    assert all(a.end <= b.start for a, b in zip(spans, spans[1:]))
+    assert all(a.end <= b.start for a, b in pairwise(spans))
     assert all(s.duration <= max_span + 1e-9 for s in spans)
 
 
@@ -110,7 +113,7 @@ def test_long_speech_is_cut_at_the_quiet_points() -> None:
     _check_well_formed(spans, 70.0, 30.0)
     assert len(spans) == 3
     assert spans[0].start < 0.05 and spans[-1].end > 69.9
-    assert all(a.end == b.start for a, b in zip(spans, spans[1:]))  # chunks of one region touch
+    assert all(a.end == b.start for a, b in pairwise(spans))  # chunks of one region touch
     # The search covers the second half of each chunk: 12 s is too early, 22 s and 45 s are the cuts.
     assert 22.0 <= spans[0].end <= 22.15
     assert 45.0 <= spans[1].end <= 45.15

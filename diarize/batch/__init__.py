@@ -1,14 +1,14 @@
 """``diarize batch``: many inputs, resumable, one failure never stops the run, on a process pool or Ray.
 
-Inputs (:mod:`diarize.batch.inputs`): files, folders (recursive; media found by name or signature, then probed),
-``.zip``/``.tar[.gz|.bz2|.xz]`` archives (extracted safely under ``OUT/.tmp-extract-*``, limits in
+Inputs (:mod:`diarize.batch.inputs`): files, folders (recursive; media found by name or signature, then
+probed), ``.zip``/``.tar[.gz|.bz2|.xz]`` archives (extracted safely under ``OUT/.tmp-extract-*``, limits in
 :class:`ArchiveLimits`), and a CSV/JSONL input list with per-file hints.
 
-Outputs (:mod:`diarize.batch.outputs`): ``OUT/<id>/<stem>.<ext>`` per input, committed atomically (temp folder,
-completion marker, rename), and the run manifest ``OUT/manifest.jsonl``.
+Outputs (:mod:`diarize.batch.outputs`): ``OUT/<id>/<stem>.<ext>`` per input, committed atomically (temp
+folder, completion marker, rename), and the run manifest ``OUT/manifest.jsonl``.
 
-Run manifest records (schema ``diarize-batch/1``), one JSON line per finished input, appended and fsynced as it
-finishes::
+Run manifest records (schema ``diarize-batch/1``), one JSON line per finished input, appended and fsynced as
+it finishes::
 
     schema         "diarize-batch/1"
     id             16 hex digits: sha256(relative path, content hash); the output folder's name
@@ -32,9 +32,9 @@ finishes::
 
 Final state: the last line per id. A run compacts the manifest to its final state (one line per id, rewritten
 atomically) when it starts and when it ends, so after any run that was not killed there are no duplicate ids;
-after a killed run, readers take the last complete line per id (a torn last line is ignored). ``skipped`` never
-appears in the manifest: it is the status, in the run's summary (``summary.parquet``, printed summary), of an
-input whose ``done`` record was reused.
+after a killed run, readers take the last complete line per id (a torn last line is ignored). ``skipped``
+never appears in the manifest: it is the status, in the run's summary (``summary.parquet``, printed summary),
+of an input whose ``done`` record was reused.
 
 Resume (default): an input is skipped when its final record is ``done``, its ``config_hash`` matches and its
 folder holds the marker and every recorded output with the recorded size and SHA-256. A folder committed by a
@@ -43,10 +43,10 @@ Everything else is processed (again), including inputs that failed before. Orpha
 removed at the start of every run; a lock keeps a second run out of the same ``OUT``.
 
 Configuration changes: different hints or formats for an input only re-process that input. A different
-pipeline configuration (another ``pipeline_hash`` than the one that made an input's ``done`` record) is refused
-with an error unless ``force`` is set, so that one folder never silently mixes results of two configurations;
-with ``force`` those inputs are re-processed and their folders replaced. ``resume=False`` re-processes every
-input.
+pipeline configuration (another ``pipeline_hash`` than the one that made an input's ``done`` record) is
+refused with an error unless ``force`` is set, so that one folder never silently mixes results of two
+configurations; with ``force`` those inputs are re-processed and their folders replaced. ``resume=False``
+re-processes every input.
 
 Engines: ``local`` (:mod:`diarize.batch.local`, spawned worker processes) and ``ray``
 (:mod:`diarize.batch.ray_engine`, Ray actors); both run :class:`PipelineTask` and the driver writes the same

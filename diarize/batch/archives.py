@@ -10,6 +10,7 @@ size; bytes are counted while copying, so a header that understates a member's s
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import os
 import shutil
@@ -133,7 +134,7 @@ def _extract_zip(archive: Path, dest: Path, limits: ArchiveLimits) -> ExtractedA
             if problem:
                 found.rejected.append((info.filename, problem))
                 continue
-            _extract_member(archive, info.filename, lambda i=info: zf.open(i), dest, budget, found)
+            _extract_member(archive, info.filename, functools.partial(zf.open, info), dest, budget, found)
         return found
 
 
@@ -190,7 +191,7 @@ def _extract_member(
 
 def _extract_tar(archive: Path, dest: Path, limits: ArchiveLimits) -> ExtractedArchive:
     try:
-        tf = tarfile.open(archive, mode="r:*")
+        tf = tarfile.open(archive, mode="r:*")  # noqa: SIM115 - closed by the with block below
     except (tarfile.TarError, OSError, EOFError) as exc:
         raise InputError(f"{archive}: not a readable tar archive ({exc})") from None
     found, budget = ExtractedArchive(), _Budget(limits)
@@ -202,14 +203,17 @@ def _extract_tar(archive: Path, dest: Path, limits: ArchiveLimits) -> ExtractedA
                     raise InputError(f"{archive}: more than the limit of {limits.max_members} members")
                 declared += member.size if member.isfile() else 0
                 if declared > limits.max_total_bytes:
-                    raise InputError(f"{archive}: unpacks to more than the limit of {limits.max_total_bytes} bytes")
+                    raise InputError(
+                        f"{archive}: unpacks to more than the limit of {limits.max_total_bytes} bytes"
+                    )
                 problem = member_problem(member.name) or _tar_type_problem(member)
                 if problem == "":
                     continue
                 if problem:
                     found.rejected.append((member.name, problem))
                     continue
-                _extract_member(archive, member.name, lambda m=member: tf.extractfile(m), dest, budget, found)
+                _extract_member(archive, member.name, functools.partial(tf.extractfile, member), dest, budget,
+                                found)
         except (tarfile.TarError, OSError, EOFError) as exc:
             raise InputError(f"{archive}: corrupt or truncated tar archive ({exc})") from None
     return found
@@ -219,7 +223,7 @@ def _tar_members(tf: tarfile.TarFile) -> Iterator[tarfile.TarInfo]:
     """Members one by one, without keeping the list (an archive of millions of entries stays small)."""
     while (member := tf.next()) is not None:
         yield member
-        tf.members = []  # tarfile keeps every header otherwise
+        tf.members = []  # type: ignore[attr-defined]  # tarfile keeps every header otherwise
 
 
 def _tar_type_problem(member: tarfile.TarInfo) -> str | None:

@@ -47,10 +47,12 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-MEDIA_SUFFIXES = frozenset(
-    ".wav .wave .flac .mp3 .mp2 .m4a .m4b .mp4 .m4v .mov .mkv .mka .webm .ogg .oga .opus .aac .ac3 .wma .wmv "
-    ".asf .avi .aif .aiff .aifc .amr .3gp .3g2 .ts .mts .m2ts .mpg .mpeg .caf .au .snd .flv .sph .wv .ape".split()
-)
+MEDIA_SUFFIXES = frozenset({
+    ".wav", ".wave", ".flac", ".mp3", ".mp2", ".m4a", ".m4b", ".mp4", ".m4v", ".mov", ".mkv", ".mka", ".webm",
+    ".ogg", ".oga", ".opus", ".aac", ".ac3", ".wma", ".wmv", ".asf", ".avi", ".aif", ".aiff", ".aifc", ".amr",
+    ".3gp", ".3g2", ".ts", ".mts", ".m2ts", ".mpg", ".mpeg", ".caf", ".au", ".snd", ".flv", ".sph", ".wv",
+    ".ape",
+})
 """Name endings that make a file inside a folder or archive a media input without sniffing."""
 
 HINT_KEYS = ("num_speakers", "min_speakers", "max_speakers", "language")
@@ -139,7 +141,8 @@ def sniff_media(head: bytes) -> bool:
         return True
     if len(head) > 188 and head[0] == 0x47 and head[188] == 0x47:  # MPEG transport stream
         return True
-    return len(head) > 2 and head[0] == 0xFF and (head[1] & 0xE0) == 0xE0 and (head[1] & 0x06) != 0  # MP3/ADTS
+    # MPEG audio or ADTS frame sync: 11 set bits, then a layer other than "reserved"
+    return len(head) > 2 and head[0] == 0xFF and (head[1] & 0xE0) == 0xE0 and (head[1] & 0x06) != 0
 
 
 def looks_like_media(path: Path) -> bool:
@@ -193,7 +196,8 @@ def _entry(list_path: Path, line: int, row: dict[str, Any]) -> InputEntry:
     where = f"{list_path}:{line}"
     unknown = sorted(set(row) - {"path", *HINT_KEYS})
     if unknown:
-        raise ConfigError(f"{where}: unknown column(s) {', '.join(unknown)}; valid: path, {', '.join(HINT_KEYS)}")
+        valid = ", ".join(("path", *HINT_KEYS))
+        raise ConfigError(f"{where}: unknown column(s) {', '.join(unknown)}; valid: {valid}")
     if not isinstance(row.get("path"), str) or not row["path"].strip():
         raise ConfigError(f"{where}: missing \"path\"")
     written = row["path"].strip()
@@ -213,7 +217,8 @@ def _entry(list_path: Path, line: int, row: dict[str, Any]) -> InputEntry:
 
 
 def _positive_int(value: Any, where: str) -> int:
-    if isinstance(value, bool) or not (isinstance(value, int) or (isinstance(value, str) and value.isdigit())):
+    whole = isinstance(value, int) or (isinstance(value, str) and value.isdigit())
+    if isinstance(value, bool) or not whole:
         raise ConfigError(f"{where} must be a whole number, got {value!r}")
     if int(value) < 1:
         raise ConfigError(f"{where} must be at least 1, got {value!r}")
@@ -297,7 +302,8 @@ class _Finder:
         first = self._ids.get(item.id)
         if first is not None:
             self.found.duplicates += 1
-            logger.warning("%s: same content at the same relative path as %s; processed once", item.path, first)
+            logger.warning("%s: same content at the same relative path as %s; processed once",
+                           item.path, first)
             return
         self._ids[item.id] = item.path
         self.found.inputs.append(item)
@@ -313,8 +319,8 @@ def discover(
 ) -> Discovery:
     """Find every input under ``paths`` and in ``input_list``; archives are extracted under ``staging``.
 
-    ``exclude`` (the output folder) is never walked into. Raises :class:`ConfigError` for an invalid input list;
-    every other problem becomes an input with ``problem`` set.
+    ``exclude`` (the output folder) is never walked into. Raises :class:`ConfigError` for an invalid input
+    list; every other problem becomes an input with ``problem`` set.
     """
     finder = _Finder(staging, limits or ArchiveLimits(), exclude)
     for path in paths:

@@ -102,10 +102,8 @@ class LocalEngine:
 
     def submit(self, slot: int, job: Job) -> None:
         self._slots[slot].job = job
-        try:
+        with contextlib.suppress(OSError):  # a dead worker's sentinel reports it on the next wait
             self._slots[slot].conn.send(job)
-        except OSError:
-            pass  # the worker died; its sentinel reports it on the next wait
 
     def wait(self, timeout: float) -> list[tuple[int, Outcome]]:
         handles = [s.conn for s in self._slots] + [s.process.sentinel for s in self._slots]

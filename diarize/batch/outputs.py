@@ -170,7 +170,9 @@ class OutputStore:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
             os.close(fd)
-            raise OutputError(f"{self.root}: another diarize batch is using this folder; wait or choose another -o")
+            raise OutputError(
+                f"{self.root}: another diarize batch is using this folder; wait or choose another -o"
+            ) from None
         self._lock_fd = fd
 
     def close(self) -> None:
@@ -217,7 +219,8 @@ class OutputStore:
         return record
 
     def intact(self, record: dict[str, Any]) -> bool:
-        """Whether a ``done`` record's folder holds its marker and every output with the recorded size and hash."""
+        """Whether a ``done`` record's folder holds its marker and every output, with the recorded size and
+        hash."""
         folder = self.root / str(record.get("id", ""))
         if not (folder / MARKER_NAME).is_file() or not isinstance(record.get("outputs"), list):
             return False
@@ -231,7 +234,7 @@ class OutputStore:
         return True
 
     def marker(self, item_id: str) -> dict[str, Any] | None:
-        """The completion marker of ``OUT/<item_id>`` (the record of a run killed before its manifest line)."""
+        """The completion marker of ``OUT/<item_id>``: its record, even if the run died before its line."""
         try:
             record = json.loads((self.root / item_id / MARKER_NAME).read_text(encoding="utf-8"))
         except (OSError, json.JSONDecodeError):

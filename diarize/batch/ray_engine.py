@@ -88,7 +88,8 @@ class RayEngine:
                     log_to_driver=False,
                 )
             self._owns_ray = True
-        self._actor_class = ray.remote(num_cpus=self._threads, max_restarts=0, max_task_retries=0)(_BatchActor)
+        remote = ray.remote(num_cpus=self._threads, max_restarts=0, max_task_retries=0)
+        self._actor_class = remote(_BatchActor)
         self._slots = [self._spawn(0) for _ in range(self._workers)]
 
     def _spawn(self, failed_starts: int) -> _Slot:

@@ -1,4 +1,4 @@
-"""One batch run: lock ``OUT``, find the inputs, decide what is already done, run the rest, record everything."""
+"""One batch run: lock ``OUT``, find the inputs, skip what is done, run the rest, record everything."""
 
 from __future__ import annotations
 
@@ -38,7 +38,8 @@ def worker_config(config: PipelineConfig, threads: int) -> PipelineConfig:
     """``config`` with the thread counts of a worker that owns ``threads`` cores.
 
     With one core the transcription and speaker stages run one after the other (``parallel`` off), each with
-    one thread; with more, each stage gets them all (the pipeline gives one each when it runs them side by side).
+    one thread; with more, each stage gets them all (the pipeline gives one each when it runs them side by
+    side).
     """
     asr = dataclasses.replace(config.asr, cpu_threads=threads)
     speakers = dataclasses.replace(config.speakers, num_threads=threads)
@@ -129,7 +130,8 @@ class _Run:
         """Hash of what decides this input's outputs: pipeline, hints, formats (raises ConfigError)."""
         from diarize.config import config_hash
 
-        blob = json.dumps({"config": config_hash(self.config.with_hints(**item.hints)), "formats": self.formats})
+        config = self.config.with_hints(**item.hints)
+        blob = json.dumps({"config": config_hash(config), "formats": self.formats})
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
     def _plan(self, found: Discovery, state: dict[str, dict[str, Any]]) -> list[BatchInput]:
@@ -152,16 +154,15 @@ class _Run:
         return todo
 
     def _refuse_config_change(self, items: list[BatchInput], state: dict[str, dict[str, Any]]) -> None:
-        changed = [
-            state[i.id] for i in items
-            if state.get(i.id, {}).get("status") == "done" and state[i.id].get("pipeline_hash") != self.pipeline_hash
-        ]
+        done = [state[i.id] for i in items if state.get(i.id, {}).get("status") == "done"]
+        changed = [r for r in done if r.get("pipeline_hash") != self.pipeline_hash]
         if changed:
             old = changed[0]
             raise ConfigError(
-                f"{self.store.root}: {len(changed)} input(s) were processed with another pipeline configuration "
-                f"({old.get('pipeline')} {old.get('pipeline_hash')}, now {self.config.name} {self.pipeline_hash}); "
-                "re-run with --force to re-process them with this one, or choose another -o"
+                f"{self.store.root}: {len(changed)} input(s) were processed with another pipeline "
+                f"configuration ({old.get('pipeline')} {old.get('pipeline_hash')}, now {self.config.name} "
+                f"{self.pipeline_hash}); re-run with --force to re-process them with this one, "
+                "or choose another -o"
             )
 
     def _reuse(self, item: BatchInput, previous: dict[str, Any] | None, file_hash: str) -> bool:
@@ -242,8 +243,8 @@ class _Run:
             file_hash = None
         wall = outcome.wall if outcome is not None else 0.0
         record: dict[str, Any] = {
-            "schema": RECORD_SCHEMA, "id": item.id, "path": item.path, "source": item.source, "stem": item.stem,
-            "hints": item.hints, "status": status, "error": error, "attempts": attempts,
+            "schema": RECORD_SCHEMA, "id": item.id, "path": item.path, "source": item.source,
+            "stem": item.stem, "hints": item.hints, "status": status, "error": error, "attempts": attempts,
             "duration": None if duration is None else round(duration, 3), "wall": round(wall, 3),
             "rtf": round(wall / duration, 4) if duration and status == "done" else None,
             "timings": dict(outcome.output.timings) if outcome is not None and outcome.output else {},

@@ -1,4 +1,4 @@
-"""What a batch run did: counts, audio hours, throughput, memory per worker, failures; and its progress line."""
+"""What a batch run did (counts, audio hours, throughput, memory, failures), and its progress line."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
+from diarize.batch.outputs import MANIFEST_NAME, SUMMARY_NAME
 from diarize.errors import OutputError
 
 __all__ = ["SUMMARY_COLUMNS", "BatchProgress", "BatchSummary"]
@@ -83,7 +84,8 @@ class BatchSummary:
             rows.append({
                 "id": r["id"], "path": r.get("path"), "status": r["status"], "error": r.get("error"),
                 "attempts": r.get("attempts", 0), "duration_s": r.get("duration"), "wall_s": r.get("wall"),
-                "rtf": r.get("rtf"), "worker_pid": worker.get("pid"), "peak_rss_mb": worker.get("peak_rss_mb"),
+                "rtf": r.get("rtf"), "worker_pid": worker.get("pid"),
+                "peak_rss_mb": worker.get("peak_rss_mb"),
                 "outputs": ",".join(o["file"] for o in r.get("outputs") or []),
                 "config_hash": r.get("config_hash"), "finished_at": r.get("finished_at"),
             })
@@ -113,7 +115,8 @@ class BatchSummary:
             f"(done earlier), {self.count('failed')} failed"
             + (f"; {self.ignored} non-media files ignored" if self.ignored else "")
             + (f"; {self.duplicates} duplicates dropped" if self.duplicates else ""),
-            f"audio {self.audio_hours:.3f} h in {_clock(self.wall_s)} wall: {self.files_per_hour:.0f} files/h, "
+            f"audio {self.audio_hours:.3f} h in {_clock(self.wall_s)} wall: "
+            f"{self.files_per_hour:.0f} files/h, "
             f"{self.audio_hours_per_hour:.2f} audio h/h ({self.engine} engine, {self.workers} worker(s) x "
             f"{self.threads} thread(s))",
         ]
@@ -122,7 +125,7 @@ class BatchSummary:
             lines.append("peak memory per worker: " + ", ".join(f"{mb:.0f} MiB" for mb in peaks.values()))
         for record in self.failed:
             lines.append(f"failed: {record.get('path')}: {record.get('error')}")
-        lines.append(f"manifest: {self.out_dir / 'manifest.jsonl'}  summary: {self.out_dir / 'summary.parquet'}")
+        lines.append(f"manifest: {self.out_dir / MANIFEST_NAME}  summary: {self.out_dir / SUMMARY_NAME}")
         return "\n".join(lines)
 
 

@@ -104,7 +104,7 @@ def execute(task: FileTask, job: Job) -> Outcome:
     try:
         output = task(job)
     except MediaError as exc:
-        error, retryable = exc.problem, False  # the record names the input; the worker's copy may be temporary
+        error, retryable = exc.problem, False  # the record names the input (the file read may be a temp copy)
     except DiarizeError as exc:
         error, retryable = str(exc), False
     except MemoryError:

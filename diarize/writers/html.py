@@ -8,8 +8,9 @@ per media file); the other outputs of the same run are linked.
 
 The CSS and JavaScript (``viewer.css``, ``viewer.js``, package data beside this module) are inlined, and the
 transcript travels as one JSON blob (:func:`viewer_data`) in a ``<script type="application/json">`` with
-``<``, ``>`` and ``&`` escaped; the page builds its DOM with ``textContent`` only, and a Content-Security-Policy
-allows no connections and no script but the viewer's own (by hash), so transcript text never runs.
+``<``, ``>`` and ``&`` escaped; the page builds its DOM with ``textContent`` only, and a
+Content-Security-Policy allows no connections and no script but the viewer's own (by hash), so transcript
+text never runs.
 
 The player finds the media by its path relative to the output folder (the page and the media can move
 together), by ``HtmlOptions.media_href`` when given, or inside the page as a ``data:`` URI with
@@ -26,7 +27,7 @@ import json
 import logging
 import os
 import re
-from functools import lru_cache
+from functools import cache
 from importlib import resources
 from pathlib import Path, PurePath
 from typing import Any
@@ -35,8 +36,8 @@ from urllib.parse import quote
 from diarize import __version__
 from diarize.types import Result, Segment, Word
 from diarize.writers.base import OutputContext, TextWriter, register_writer
-from diarize.writers.speakers import UNKNOWN_SPEAKER
 from diarize.writers.options import HtmlOptions, WriterOptions
+from diarize.writers.speakers import UNKNOWN_SPEAKER
 from diarize.writers.text import talk_times
 from diarize.writers.timeline import UNKNOWN_COLOR, overlap_spans, speaker_color, speaker_labels
 
@@ -48,15 +49,16 @@ VIEWER_SCHEMA = 1
 """Version of the JSON blob the page's script reads."""
 
 _MIME = {
-    ".wav": "audio/wav", ".mp3": "audio/mpeg", ".flac": "audio/flac", ".ogg": "audio/ogg", ".oga": "audio/ogg",
-    ".opus": "audio/ogg", ".m4a": "audio/mp4", ".aac": "audio/aac", ".webm": "video/webm", ".mp4": "video/mp4",
-    ".m4v": "video/mp4", ".mov": "video/quicktime", ".mkv": "video/x-matroska",
+    ".wav": "audio/wav", ".mp3": "audio/mpeg", ".flac": "audio/flac", ".ogg": "audio/ogg",
+    ".oga": "audio/ogg", ".opus": "audio/ogg", ".m4a": "audio/mp4", ".aac": "audio/aac",
+    ".webm": "video/webm", ".mp4": "video/mp4", ".m4v": "video/mp4", ".mov": "video/quicktime",
+    ".mkv": "video/x-matroska",
 }
 _LOW_PROBABILITY = 0.5
 _SLOT = re.compile(r"\{\{(\w+)\}\}")
 
 
-@lru_cache(maxsize=None)
+@cache
 def _asset(name: str) -> str:
     return resources.files("diarize.writers").joinpath(name).read_text(encoding="utf-8")
 
@@ -106,7 +108,9 @@ def _media_element(result: Result, options: HtmlOptions, out_dir: Path | None) -
     return f'<{tag} id="player" controls preload="metadata" src="{html.escape(src, quote=True)}"></{tag}>'
 
 
-def _turns_of_text(result: Result, index: dict[str | None, int]) -> tuple[list[list[Any]], dict[str, list[Any]]]:
+def _turns_of_text(
+    result: Result, index: dict[str | None, int]
+) -> tuple[list[list[Any]], dict[str, list[Any]]]:
     """Transcript turns ``[speaker, start, end, first_word, end_word]`` and the word columns."""
     words: dict[str, list[Any]] = {"s": [], "e": [], "t": [], "k": [], "ov": [], "low": []}
     turns: list[list[Any]] = []
@@ -141,20 +145,21 @@ def _whole(segment: Segment) -> tuple[Word, ...]:
 
 
 def viewer_data(result: Result, outputs: dict[str, str] | None = None) -> dict[str, Any]:
-    """The page's JSON blob: speakers (label, colour, talk time), timeline turns and overlaps, transcript turns
-    and words in columns (``s``/``e`` times, ``t`` text, ``k`` speaker index, ``ov``/``low`` indices of
+    """The page's JSON blob: speakers (label, colour, talk time), timeline turns and overlaps, transcript
+    turns and words in columns (``s``/``e`` times, ``t`` text, ``k`` speaker index, ``ov``/``low`` indices of
     overlapped and low-probability words), the linked ``outputs`` (format → href) and provenance."""
     labels = speaker_labels(result)
     index: dict[str | None, int] = {label: i for i, label in enumerate(labels)}
     talk = talk_times(result)
     speakers = [
-        {"label": label, "color": speaker_color(i), "talk": _t(talk.get(label, 0.0))} for i, label in enumerate(labels)
+        {"label": label, "color": speaker_color(i), "talk": _t(talk.get(label, 0.0))}
+        for i, label in enumerate(labels)
     ]
     if any(s.speaker is None or any(w.speaker is None for w in s.words) for s in result.segments):
         index[None] = len(speakers)
         speakers.append({"label": UNKNOWN_SPEAKER, "color": UNKNOWN_COLOR, "talk": 0.0, "unknown": True})
     text_turns, words = _turns_of_text(result, index)
-    duration = max([result.duration, *(t.end for t in result.turns), *words["e"]] or [0.0])
+    duration = max([result.duration, *(t.end for t in result.turns), *words["e"]])
     key = hashlib.sha256(f"{result.source.path}|{result.duration:.3f}".encode()).hexdigest()[:16]
     return {
         "schema": VIEWER_SCHEMA,
@@ -192,7 +197,9 @@ def _csp(script: str) -> str:
             "media-src 'self' file: data: blob: http: https:; base-uri 'none'; form-action 'none'")
 
 
-def render_html(result: Result, options: HtmlOptions | None = None, context: OutputContext | None = None) -> str:
+def render_html(
+    result: Result, options: HtmlOptions | None = None, context: OutputContext | None = None
+) -> str:
     """The viewer page for ``result``; ``context`` gives the output folder (for the relative media path) and
     the run's other files (linked from the page)."""
     options = options or HtmlOptions()

@@ -66,7 +66,8 @@ def overlap_spans(turns: Iterable[SpeakerTurn]) -> list[tuple[float, float]]:
     for turn in turns:
         if turn.end > turn.start:
             events += [(turn.start, 1, turn.speaker), (turn.end, -1, turn.speaker)]
-    events.sort(key=lambda e: (e[0], e[1]))  # an end before a start at the same time: touching turns don't overlap
+    events.sort(key=lambda e: (e[0], e[1]))  # an end sorts before a start at the same time: touching turns
+    # do not overlap
     active: dict[str, int] = {}
     spans: list[tuple[float, float]] = []
     opened: float | None = None

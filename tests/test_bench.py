@@ -1,0 +1,216 @@
+"""diarize.bench and ``diarize bench``: the long recording, the instruments, references, the real command."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from diarize.bench import BenchOptions, concat_long, excerpt
+from diarize.bench_baselines import der_scores, reference_for
+from diarize.bench_measure import (
+    SPEAKER_STEPS,
+    STAGES,
+    RssTrace,
+    _SpanMeter,
+    _speaker_steps,
+    _StepClock,
+    measure,
+)
+from diarize.cli import cli
+from diarize.errors import ConfigError
+from diarize.types import SAMPLE_RATE, Audio, MediaInfo, SpeakerTurn
+
+
+def _audio(values: list[float], seconds: float) -> Audio:
+    """``seconds`` of audio whose samples cycle through ``values`` (a recognisable pattern)."""
+    n = round(seconds * SAMPLE_RATE)
+    samples = np.resize(np.asarray(values, dtype=np.float32), n)
+    info = MediaInfo(path="x.wav", duration=n / SAMPLE_RATE, sample_rate=SAMPLE_RATE, channels=1, codec="pcm",
+                     container="wav")
+    return Audio(samples=samples, info=info)
+
+
+# --------------------------------------------------------------------------------------------------
+# The long recording
+# --------------------------------------------------------------------------------------------------
+
+
+def test_concat_long_duration_is_exact_and_sources_repeat_in_order() -> None:
+    a, b = _audio([0.1], 1.5), _audio([-0.2], 0.7)
+    long = concat_long([a, b], minutes=0.1)  # 6 s: a b a b a(0.8 s of it)
+    assert len(long.samples) == 6 * SAMPLE_RATE
+    assert long.duration == 6.0 and long.info.duration == 6.0
+    assert long.samples.dtype == np.float32
+    bounds = np.cumsum([0, 1.5, 0.7, 1.5, 0.7, 0.8]) * SAMPLE_RATE
+    expected = [0.1, -0.2, 0.1, -0.2, 0.1]
+    for lo, hi, value in zip(bounds[:-1], bounds[1:], expected, strict=True):
+        assert np.all(long.samples[round(lo) : round(hi)] == np.float32(value))
+
+
+@pytest.mark.parametrize("minutes", [1 / 60, 0.05, 2.5, 10.0])
+def test_concat_long_length_for_any_minutes(minutes: float) -> None:
+    long = concat_long([_audio([0.3, -0.3], 7.25)], minutes)
+    assert len(long.samples) == round(minutes * 60 * SAMPLE_RATE)
+    assert math.isclose(long.duration, minutes * 60, abs_tol=0.5 / SAMPLE_RATE)
+
+
+def test_concat_long_shorter_than_one_source_is_its_start() -> None:
+    source = _audio([0.0, 0.5, 1.0], 90.0)
+    long = concat_long([source], minutes=0.5)
+    np.testing.assert_array_equal(long.samples, source.samples[: 30 * SAMPLE_RATE])
+    np.testing.assert_array_equal(excerpt(source, 30.0).samples, long.samples)
+
+
+def test_concat_long_rejects_nothing_to_repeat() -> None:
+    with pytest.raises(ConfigError, match="positive"):
+        concat_long([_audio([0.1], 1.0)], 0)
+    with pytest.raises(ConfigError, match="non-empty"):
+        concat_long([_audio([0.1], 0.0)], 1.0)
+    with pytest.raises(ConfigError, match="positive"):
+        BenchOptions(long_minutes=-1)
+
+
+# --------------------------------------------------------------------------------------------------
+# Instruments
+# --------------------------------------------------------------------------------------------------
+
+
+def test_measure_sees_memory_and_time() -> None:
+    with measure() as cost:
+        block = np.ones(40 * 2**20 // 8)  # 40 MiB, touched
+        block[::512] += 1.0
+        del block
+    c = cost()
+    assert c.wall > 0 and c.cpu is not None and c.cpu > 0
+    assert c.peak_rss - c.rss_before >= 30 * 2**20
+    assert math.isclose(c.rtf(2.0) or 0.0, c.wall / 2.0)
+
+
+def test_speaker_steps_partition_the_speaker_stage() -> None:
+    meter, clock, trace = _SpanMeter(), _StepClock(), RssTrace()
+    meter.marks["speakers"] = (10.0, 1.0, 20.0, 9.0)  # wall 10 s, CPU 8 s
+    clock.first.update({"segmentation": (10.5, 1.2), "embeddings": (13.0, 3.0), "clustering": (19.0, 8.5)})
+    trace.samples = [(11.0, 100), (14.0, 300), (19.5, 200)]
+    steps = _speaker_steps(meter, clock, trace, with_cpu=True)
+    assert list(steps) == list(SPEAKER_STEPS)
+    assert [round(s.wall, 6) for s in steps.values()] == [3.0, 6.0, 1.0]
+    assert [round(s.cpu or 0, 6) for s in steps.values()] == [2.0, 5.5, 0.5]
+    assert [s.peak_rss for s in steps.values()] == [100, 300, 300]
+    # nobody spoke: no embeddings or clustering reports, segmentation takes the whole stage
+    clock.first = {"segmentation": (10.5, 1.2)}
+    steps = _speaker_steps(meter, clock, trace, with_cpu=False)
+    assert [s.wall for s in steps.values()] == [10.0, 0.0, 0.0] and steps["embeddings"].cpu is None
+
+
+# --------------------------------------------------------------------------------------------------
+# References next to media files
+# --------------------------------------------------------------------------------------------------
+
+
+def test_reference_next_to_media_and_der(tmp_path: Path) -> None:
+    media = tmp_path / "meet.wav"
+    assert reference_for(media) is None
+    (tmp_path / "meet.rttm").write_text(
+        "SPEAKER meet 1 0.0 4.0 <NA> <NA> A <NA> <NA>\nSPEAKER meet 1 4.0 6.0 <NA> <NA> B <NA> <NA>\n"
+    )
+    (tmp_path / "meet.uem").write_text("meet 1 0.0 8.0\n")
+    reference = reference_for(media)
+    assert reference is not None and reference.uem is not None and reference.uem[0].end == 8.0
+    perfect = [SpeakerTurn(0.0, 4.0, "x"), SpeakerTurn(4.0, 10.0, "y")]
+    one_speaker = [SpeakerTurn(0.0, 10.0, "x")]
+    exact, lumped = der_scores(reference, perfect, [0.0]), der_scores(reference, one_speaker, [0.0, 0.5])
+    assert exact[0].der == 0.0
+    assert math.isclose(lumped[0].der, 4.0 / 8.0)  # B's 4 scored seconds are confused
+    assert lumped[1].collar == 0.5 and lumped[1].der < lumped[0].der
+
+
+# --------------------------------------------------------------------------------------------------
+# The command
+# --------------------------------------------------------------------------------------------------
+
+
+def test_bench_missing_file_is_one_clear_error(tmp_path: Path) -> None:
+    result = CliRunner().invoke(cli, ["bench", str(tmp_path / "absent.wav")])
+    assert result.exit_code == 1
+    assert "diarize: error:" in result.output and "absent.wav" in result.output
+
+
+def _check_cost(cost: dict, duration: float | None) -> None:
+    assert cost["wall_s"] > 0, cost
+    assert cost["peak_rss_bytes"] > 0 and cost["rss_before_bytes"] > 0
+    if duration is not None:
+        assert math.isclose(cost["rtf"], cost["wall_s"] / duration, rel_tol=1e-3)
+
+
+@pytest.mark.slow
+def test_bench_jfk_tiny_en(shared_data: Path, tmp_path: Path) -> None:
+    out = tmp_path / "bench.json"
+    clip = shared_data / "speech" / "jfk.flac"
+    result = CliRunner().invoke(cli, ["bench", str(clip), "--pipeline", "archive", "--long", "0.25", "--json",
+                                      str(out)])
+    assert result.exit_code == 0, (result.output, result.exception)
+    data = json.loads(out.read_text())
+    assert data["schema"] == "diarize-bench/1"
+    assert data["pipeline"]["name"] == "archive" and len(data["pipeline"]["config_hash"]) == 16
+    assert "tiny.en" in data["pipeline"]["models"]["asr"]
+    assert data["environment"]["machine"]["cpu_count"] >= 1
+    # model loading is measured apart, and not inside any per-file time
+    for key in ("models.sequential", "warmup.sequential", "models.configured", "warmup.configured"):
+        _check_cost(data["load"][key], None)
+    (file,) = data["files"]
+    duration = file["duration_s"]
+    assert math.isclose(duration, 11.0, abs_tol=0.1)
+    sequential, configured = file["sequential"], file["configured"]
+    assert sequential["parallel"] is False and configured["parallel"] is True
+    for name in (*STAGES, *SPEAKER_STEPS):
+        _check_cost(sequential["stages"][name], duration)
+        assert sequential["stages"][name]["cpu_s"] is not None
+    _check_cost(sequential["total"], duration)
+    _check_cost(configured["total"], duration)
+    stage_sum = sum(sequential["stages"][n]["wall_s"] for n in STAGES)
+    assert stage_sum <= sequential["total"]["wall_s"] + 1e-3
+    assert sequential["total"]["wall_s"] - stage_sum < 0.5  # nothing else (no model loading) inside
+    step_sum = sum(sequential["stages"][s]["wall_s"] for s in SPEAKER_STEPS)
+    assert math.isclose(step_sum, sequential["stages"]["speakers"]["wall_s"], abs_tol=2e-3)
+    assert configured["stages"]["asr"]["cpu_s"] is None  # not separable while stages overlap
+    assert sequential["words"] >= 20 and sequential["speakers"] == 1
+    assert file["der"] is None and file["baselines"] == {}
+    aggregate = data["aggregate"]
+    assert aggregate["duration_s"] == duration
+    assert aggregate["configured"]["total"]["wall_s"] == configured["total"]["wall_s"]
+    long = data["long"]
+    assert long["duration_s"] == 15.0 and long["sources"] == [str(clip)]
+    _check_cost(long["configured"]["total"], 15.0)
+    assert "Per stage, sequential pass" in result.output and "long 0.25 min" in result.output
+
+
+@pytest.mark.slow
+def test_bench_baselines_side_by_side(shared_data: Path, tmp_path: Path) -> None:
+    out = tmp_path / "bench.json"
+    meeting = shared_data / "meetings" / "ami_trn05.wav"
+    result = CliRunner().invoke(cli, ["bench", str(meeting), "--pipeline", "archive", "--baseline", "--json",
+                                      str(out)])
+    assert result.exit_code == 0, (result.output, result.exception)
+    data = json.loads(out.read_text())
+    (file,) = data["files"]
+    for name in ("senko", "faster-whisper", "openai-whisper"):
+        _check_cost(file["baselines"][name], file["duration_s"])
+        _check_cost(data["load"][f"models.{name}"], None)
+    assert file["baselines"]["senko"]["speakers"] >= 1
+    assert file["baselines"]["faster-whisper"]["words"] > 20
+    for name, ratio in file["ratios"].items():
+        assert ratio is not None and ratio > 0, name
+    speakers = file["sequential"]["stages"]["speakers"]["wall_s"]
+    assert math.isclose(file["ratios"]["speakers_vs_senko"], speakers / file["baselines"]["senko"]["wall_s"],
+                        rel_tol=1e-3)
+    scores = file["der"]["scores"]
+    assert [s["collar"] for s in scores] == [0.0, 0.5] and file["der"]["uem"] is True
+    for s in scores:
+        assert 0 <= s["ours_pct"] < 100 and 0 <= s["senko_pct"] < 100
+    assert data["aggregate"]["der"]["scores"][0]["ours_pct"] == scores[0]["ours_pct"]
+    assert "DER %" in result.output and "spk/senko" in result.output
