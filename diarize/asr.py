@@ -9,7 +9,7 @@ the guards of :mod:`diarize.asr_guards` (silence, repetition, loops); its word t
 original timeline through the window's :class:`~diarize.spanmap.SpanMap` and clamped inside the speech span
 that holds each word. Windows are decoded one at a time, so memory stays bounded however long the audio is.
 
-The language is the forced one, or ``en`` for an English-only model, or else detected once (on the window
+The language is the forced one, or ``en`` for an English-only model, or else detected once (on the windows
 with the most speech among the first few) and then forced for the whole file. Word timestamps are always on.
 With ``temperature`` 0 and no fallback temperatures the output is deterministic.
 """
@@ -41,7 +41,8 @@ ComputeType = Literal["int8", "float32"]
 _BACKENDS: tuple[str, ...] = get_args(BackendName)
 _MODEL_SIZES: tuple[str, ...] = get_args(ModelSize)
 _COMPUTE_TYPES: tuple[str, ...] = get_args(ComputeType)
-_DETECTION_CANDIDATES = 5  # windows among which the language is detected on the one with the most speech
+_DETECTION_CANDIDATES = 10  # the language is detected among the first windows…
+_DETECTION_WINDOWS = 3  # …on those with the most speech
 
 
 def _language_codes() -> frozenset[str]:
@@ -209,8 +210,9 @@ def _language(
     """The language to decode in and its detected probability (``None`` unless detected; ``""`` when there is
     nothing to detect it on).
 
-    Detection looks at the window with the most speech among the first few, so that a file's language is
-    judged on up to 30 s of speech rather than on whatever short sound happens to come first.
+    Whisper's language token is judged on the windows with the most speech among the first few, its
+    probabilities averaged with weights by seconds of speech: one window of far-field speech can tip towards
+    a wrong language (Welsh for an AMI meeting, 0.51 to 0.47) where the file as a whole does not.
     """
     if forced is not None:
         return forced, None
@@ -218,9 +220,16 @@ def _language(
         return "en", None
     if not windows:
         return "", None
-    speech = [sum(s.duration for s in w.speech) for w in windows[:_DETECTION_CANDIDATES]]
-    window = windows[speech.index(max(speech))]
-    language, probability = backend.detect_language(window.spans.join(audio.samples))
+    candidates = sorted(windows[:_DETECTION_CANDIDATES], key=lambda w: -sum(s.duration for s in w.speech))
+    total: dict[str, float] = {}
+    weights = 0.0
+    for window in candidates[:_DETECTION_WINDOWS]:
+        weight = sum(s.duration for s in window.speech)
+        for language, p in backend.language_probabilities(window.spans.join(audio.samples)).items():
+            total[language] = total.get(language, 0.0) + weight * p
+        weights += weight
+    language = max(total, key=lambda k: total[k])
+    probability = total[language] / weights
     log.info("asr: detected language %s (p=%.2f)", language, probability)
     return language, probability
 

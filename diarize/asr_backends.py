@@ -44,6 +44,8 @@ class Backend(Protocol):
 
     def detect_language(self, samples: np.ndarray) -> tuple[str, float]: ...
 
+    def language_probabilities(self, samples: np.ndarray) -> dict[str, float]: ...
+
     def decode(self, samples: np.ndarray, language: str) -> list[RawSegment]: ...
 
 
@@ -78,8 +80,11 @@ class FasterBackend:
         return bool(self.model.model.is_multilingual)
 
     def detect_language(self, samples: np.ndarray) -> tuple[str, float]:
-        language, probability, _ = self.model.detect_language(audio=samples)
-        return str(language), float(probability)
+        return _best(self.language_probabilities(samples))
+
+    def language_probabilities(self, samples: np.ndarray) -> dict[str, float]:
+        _, _, probabilities = self.model.detect_language(audio=samples)
+        return {str(language): float(p) for language, p in probabilities}
 
     def decode(self, samples: np.ndarray, language: str) -> list[RawSegment]:
         s = self.settings
@@ -136,14 +141,16 @@ class OpenaiBackend:
         return bool(self.model.is_multilingual)
 
     def detect_language(self, samples: np.ndarray) -> tuple[str, float]:
+        return _best(self.language_probabilities(samples))
+
+    def language_probabilities(self, samples: np.ndarray) -> dict[str, float]:
         import torch
         from whisper.audio import log_mel_spectrogram, pad_or_trim
 
         mel = log_mel_spectrogram(pad_or_trim(samples), self.model.dims.n_mels)  # shape: (n_mels, 3000)
         with torch.inference_mode():
-            _, probs = self.model.detect_language(mel.to(self.model.device))
-        language = max(probs, key=probs.get)
-        return str(language), float(probs[language])
+            _, probabilities = self.model.detect_language(mel.to(self.model.device))
+        return {str(language): float(p) for language, p in probabilities.items()}
 
     def decode(self, samples: np.ndarray, language: str) -> list[RawSegment]:
         import whisper
@@ -179,6 +186,11 @@ class OpenaiBackend:
             )
             for seg in result["segments"]
         ]
+
+
+def _best(probabilities: dict[str, float]) -> tuple[str, float]:
+    language = max(probabilities, key=lambda k: probabilities[k])
+    return language, probabilities[language]
 
 
 def warm_up_openai() -> None:

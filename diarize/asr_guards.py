@@ -20,8 +20,8 @@ with times in that window. :func:`clean_window` then
    that no word lies where voice activity detection found no speech; words are then made monotonic and
    non-overlapping (a word starts no earlier than the previous one ends).
 
-Word text is stripped of the leading space Whisper writes; a segment's text is Whisper's own spelling of its
-kept words, stripped (or, when words were cut, the kept words joined by spaces).
+Word text keeps Whisper's spelling, the leading space included in languages written with spaces, so that
+joining words reproduces the text in every language; a segment's text is its kept words joined, stripped.
 """
 
 from __future__ import annotations
@@ -111,7 +111,7 @@ def clean_window(
             Segment(
                 start=seg_words[0].start,
                 end=seg_words[-1].end,
-                text=(text if text is not None else " ".join(w.text for w in seg_words)).strip(),
+                text=(text if text is not None else "".join(w.text for w in seg_words)).strip(),
                 words=tuple(seg_words),
                 avg_logprob=segment.avg_logprob,
                 no_speech_prob=segment.no_speech_prob,
@@ -159,7 +159,8 @@ def _to_original(word: RawWord, spans: SpanMap, speech: Sequence[Span], previous
         start = min(max(start, home.start), home.end)
         end = min(max(end, home.start), home.end)
     start = max(start, previous_end)
-    return Word(start=start, end=max(end, start), text=word.text.strip(), probability=float(word.probability))
+    # Whisper's spelling is kept: a word carries its leading space in languages written with spaces.
+    return Word(start=start, end=max(end, start), text=word.text, probability=float(word.probability))
 
 
 def _nearest(speech: Sequence[Span], time: float) -> Span:
