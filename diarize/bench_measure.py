@@ -102,7 +102,7 @@ def _reset_high_water_mark() -> bool:
 def _high_water_mark() -> int:
     """The kernel's peak RSS of this process since the last reset (bytes; 0 when unreadable)."""
     try:
-        with open("/proc/self/status", encoding="ascii") as fh:
+        with open("/proc/self/status", encoding="utf-8", errors="replace") as fh:
             for line in fh:
                 if line.startswith("VmHWM:"):
                     return int(line.split()[1]) * 1024

@@ -74,9 +74,10 @@ class SpeakerOptions:
     """Speaker embedding network: ``"campplus"`` (3D-Speaker CAM++, 192-dim, default) or ``"ge2e"``
     (resemblyzer's GE2E, 256-dim; less accurate, kept as a fallback)."""
 
-    step: float = 2.0
+    step: float = 1.0
     """Seconds between successive 10 s analysis windows; each second of speech is embedded ``10 / step``
-    times, so time grows as ``1 / step``. 1.0 doubles the time for about 1 DER point less on short files."""
+    times, so time grows as ``1 / step``. 2.0 halves the time; DER rose by 0.3 points on a 10-minute test
+    and by 1.5 on 30 s excerpts, and clips of a few seconds get too few windows."""
 
     clustering: str = "agglomerative"
     """``"agglomerative"`` (centroid linkage on cosine distance) or ``"vbx"`` (pyannote's VB-HMM clustering
@@ -124,7 +125,8 @@ class SpeakerOptions:
     """VBx only: between/within-speaker variance ratio of the stand-in PLDA."""
 
     num_speakers: int | None = None
-    """Exact number of speakers, when known; overrides ``min_speakers``/``max_speakers``."""
+    """Exact number of speakers, when known. Honoured exactly unless the audio holds fewer distinct local
+    speakers (window, speaker pairs) than that, which is logged as a warning."""
 
     min_speakers: int | None = None
     """At least this many speakers (when the audio holds that many distinct voices)."""

@@ -124,6 +124,9 @@ def test_pyannote_adapter_contract(campplus: CAMPPlus) -> None:
     # pyannote finds the shortest usable input by probing forward() without weights until it raises
     with pytest.raises(ValueError):
         model(torch.randn(1, 1, MIN_FRAMES * 160 - 1))
+    # embedding items side by side gives the same numbers
+    parallel = speaker_embedding(campplus, "campplus", workers=2)(waves, weights=weights)
+    torch.testing.assert_close(parallel, out, equal_nan=True)
 
 
 def test_campplus_separates_speakers_in_a_real_meeting(campplus: CAMPPlus, ami05: tuple) -> None:

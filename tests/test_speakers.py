@@ -178,14 +178,15 @@ def test_enforce_bounds_reclusters_with_one_cluster_per_window_speaker() -> None
 # ----------------------------------------------------------------------------------------------------
 # real audio, real models (slow)
 
-# DER (%) measured with the default options (step 2 s, CAM++, agglomerative 0.85), pyannote.metrics, overlap
-# scored, each file's UEM; collar 0.5 forgives ±0.25 s. Bounds are the measurement plus 3 points.
+# DER (%) measured with the default options (step 1 s, CAM++, agglomerative 0.85), pyannote.metrics, overlap
+# scored, each file's UEM; collar 0.5 forgives ±0.25 s. Bounds are the measurement plus 3 points. Missed
+# speech dominates the AMI excerpts (segmentation-3.0 misses 55 % of ami_trn07's speech).
 DER_BOUNDS = {  # name: (measured collar 0, measured collar 0.5)
-    "sample": (7.1, 0.2),
-    "ami_trn05": (13.5, 4.2),
-    "ami_trn07": (60.2, 54.9),
-    "ami_trn08": (45.2, 37.3),
-    "simconv_en_text": (17.9, 9.6),
+    "sample": (5.2, 0.0),
+    "ami_trn05": (10.2, 2.1),
+    "ami_trn07": (57.0, 52.8),
+    "ami_trn08": (44.8, 37.5),
+    "simconv_en_text": (17.7, 9.6),
 }
 MARGIN = 3.0
 

@@ -138,7 +138,10 @@ class LocalEngine:
         elif not slot.ready:
             slot.failed_starts += 1
             if slot.failed_starts >= _MAX_START_FAILURES:
-                raise DiarizeError(f"batch workers die while loading the models ({how}); see the log with -v")
+                raise DiarizeError(
+                    f"batch workers die while starting ({how}); see their traceback above (a script that "
+                    "calls run_batch must guard its work with `if __name__ == '__main__':`)"
+                )
         self._close_slot(slot)
         self._slots[index] = self._spawn(failed_starts=slot.failed_starts if not slot.ready else 0)
         return events

@@ -143,18 +143,14 @@ class PipelineTask:
 
     def __call__(self, job: Job) -> TaskOutput:
         from diarize.pipeline import run
-        from diarize.writers import get_writer
+        from diarize.writers import render
 
         if self._models is None:
             self.setup()
         config = self.config.with_hints(**job.hints)
         result = run(job.file, config, models=self._models)
         result = dataclasses.replace(result, source=dataclasses.replace(result.source, path=job.source))
-        options = self.config.output.writers
-        files = {}
-        for name in self.formats:
-            writer = get_writer(name)
-            files[writer.path("", job.stem).name] = writer.render(result, job.stem, options)
+        files = dict(render(result, self.formats, None, self.config.output.writers, stem=job.stem))
         return TaskOutput(files=files, duration=result.duration, timings=dict(result.provenance.timings))
 
     def __getstate__(self) -> dict[str, Any]:

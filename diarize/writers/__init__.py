@@ -77,6 +77,7 @@ __all__ = [
     "rttm_lines",
     "rttm_safe",
     "to_frame",
+    "render",
     "write",
 ]
 
@@ -98,6 +99,29 @@ def _check_stem(stem: str) -> str:
     return stem
 
 
+def render(
+    result: Result,
+    formats: str | Iterable[str],
+    out_dir: str | Path | None = None,
+    options: WriterOptions | None = None,
+    *,
+    stem: str | None = None,
+) -> list[tuple[str, bytes]]:
+    """Render ``result`` in every format of ``formats``: ``(file name, content)`` pairs, nothing written.
+
+    ``out_dir`` is where the files will go (the viewer links media and sibling outputs relative to it);
+    ``None`` when that is not known yet. An unknown format raises :class:`~diarize.errors.ConfigError`
+    naming the valid ones.
+    """
+    options = options or WriterOptions()
+    names = resolve_formats(formats)
+    stem = _check_stem(default_stem(result) if stem is None else stem)
+    files = {name: get_writer(name).path("", stem).name for name in names}
+    context = OutputContext(None if out_dir is None else Path(out_dir), files)
+    writers = [get_writer(name, context) for name in names]
+    return [(f"{stem}{suffix}", data) for w in writers for suffix, data in w.outputs(result, stem, options)]
+
+
 def write(
     result: Result,
     formats: str | Iterable[str],
@@ -114,15 +138,6 @@ def write(
     :class:`~diarize.errors.OutputError`.
     Returns the paths written, in the order of ``formats``.
     """
-    options = options or WriterOptions()
-    names = resolve_formats(formats)
-    stem = _check_stem(default_stem(result) if stem is None else stem)
-    files = {name: get_writer(name).path(out_dir, stem).name for name in names}
-    writers = [get_writer(name, OutputContext(Path(out_dir), files)) for name in names]
-    rendered = [
-        (Path(out_dir) / f"{stem}{suffix}", data)
-        for w in writers
-        for suffix, data in w.outputs(result, stem, options)
-    ]
+    rendered = render(result, formats, out_dir, options, stem=stem)
     prepare_out_dir(out_dir)
-    return [atomic_write(path, data) for path, data in rendered]
+    return [atomic_write(Path(out_dir) / name, data) for name, data in rendered]
