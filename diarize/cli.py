@@ -69,7 +69,7 @@ def models_list(ctx: click.Context) -> None:
             hints.append(f"  {status.name}: {status.hint}")
     widths = [max(len(r[i]) for r in rows) for i in range(4)]
     for row in rows:
-        click.echo("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip())
+        click.echo("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
     click.echo(f"cache: {cache.cache_dir}")
     if hints:
         click.echo("to do:\n" + "\n".join(hints))
@@ -264,9 +264,9 @@ def _check_frames_inputs(infos: list[Any], formats: Any) -> None:
 def demo_command(out_dir: Path, formats: str) -> None:
     """Run the default pipeline on the sample meeting that ships with pyannote.audio; the HTML transcript
     viewer is always among the outputs."""
-    from diarize.config import load_pipeline
-
     import pyannote.audio
+
+    from diarize.config import load_pipeline
 
     sample = Path(pyannote.audio.__file__).parent / "sample" / "sample.wav"
     if not sample.is_file():

@@ -23,9 +23,9 @@ import logging
 import os
 import sys
 import warnings
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
 
 __all__ = ["broken_torchaudio_libraries", "offline_environment", "quiet_imports", "repair_torchaudio"]
 

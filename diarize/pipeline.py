@@ -14,10 +14,11 @@ import dataclasses
 import logging
 import platform
 import threading
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from importlib import metadata
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from diarize import __version__
 from diarize.asr import AsrOptions, transcribe, warm_up

@@ -11,9 +11,9 @@ import os
 import resource
 import threading
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Iterator
 
 __all__ = ["Meter", "StageStats", "current_rss", "peak_rss"]
 

@@ -63,7 +63,7 @@ def test_rttm_equals_json_turns(simconv_run):
     data = json.loads((simconv_run / "simconv_en_text.json").read_text())
     lines = (simconv_run / "simconv_en_text.rttm").read_text().splitlines()
     assert len(lines) == len(data["turns"])
-    for line, turn in zip(lines, data["turns"]):
+    for line, turn in zip(lines, data["turns"], strict=True):
         f = line.split()
         assert f[0] == "SPEAKER" and f[1] == "simconv_en_text" and f[7] == turn["speaker"]
         assert float(f[3]) == pytest.approx(turn["start"], abs=1e-3)
@@ -94,7 +94,7 @@ def test_subtitles_parse_back(simconv_run):
     srt_cues = list(srt.parse((simconv_run / "simconv_en_text.srt").read_text()))
     vtt_cues = list(webvtt.read(str(simconv_run / "simconv_en_text.vtt")))
     assert len(srt_cues) == len(vtt_cues) > 3
-    for a, b in zip(srt_cues, vtt_cues):
+    for a, b in zip(srt_cues, vtt_cues, strict=True):
         assert a.start.total_seconds() == pytest.approx(_vtt_seconds(b.start), abs=1e-3)
         assert a.end.total_seconds() == pytest.approx(_vtt_seconds(b.end), abs=1e-3)
         lines = a.content.splitlines()
