@@ -264,11 +264,13 @@ def _check_frames_inputs(infos: list[Any], formats: Any) -> None:
 def demo_command(out_dir: Path, formats: str) -> None:
     """Run the default pipeline on the sample meeting that ships with pyannote.audio; the HTML transcript
     viewer is always among the outputs."""
-    import pyannote.audio
+    import importlib.util
 
     from diarize.config import load_pipeline
 
-    sample = Path(pyannote.audio.__file__).parent / "sample" / "sample.wav"
+    spec = importlib.util.find_spec("pyannote.audio")
+    locations = list(spec.submodule_search_locations or []) if spec else []
+    sample = Path(locations[0] if locations else ".") / "sample" / "sample.wav"
     if not sample.is_file():
         raise Failure(f"{sample}: pyannote.audio's sample recording is missing; reinstall pyannote.audio")
     _process([sample], out_dir, f"{formats},html", load_pipeline(), {})
