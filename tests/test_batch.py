@@ -475,7 +475,8 @@ def test_ray_engine_retries_crashes_and_timeouts(tmp_path, config, monkeypatch):
 def test_cli_reports_failures_with_exit_status(tmp_path):
     from click.testing import CliRunner
 
-    from diarize.cli import BATCH_SOME_FAILED, cli
+    from diarize.cli import cli
+    from diarize.cli_tools import BATCH_SOME_FAILED
 
     (tmp_path / "in").mkdir()
     (tmp_path / "in" / "empty.wav").write_bytes(b"")
