@@ -28,7 +28,7 @@ from diarize.errors import ConfigError
 from diarize.spanmap import SpanMap
 from diarize.types import Audio, Segment, Span, Transcript
 
-__all__ = ["AsrOptions", "ProgressHook", "Window", "pack_spans", "transcribe", "warm_up"]
+__all__ = ["AsrOptions", "ProgressHook", "Window", "decode_settings", "pack_spans", "transcribe", "warm_up"]
 
 log = logging.getLogger(__name__)
 
@@ -181,7 +181,7 @@ def transcribe(
     """Transcribe the speech ``spans`` of ``audio`` with ``model`` (a faster-whisper ``WhisperModel`` for
     backend ``faster``, an openai-whisper ``Whisper`` for ``openai``); times are on the original timeline."""
     options = options or AsrOptions()
-    backend = make_backend(options.backend, model, _decode_settings(options))
+    backend = make_backend(options.backend, model, decode_settings(options))
     if options.language not in (None, "en") and not backend.multilingual:
         raise ConfigError(f"the asr model is English-only but language {options.language!r} was asked for")
     windows = pack_spans(
@@ -237,7 +237,7 @@ def _language(
 def warm_up(model: Any, options: AsrOptions | None = None) -> None:
     """Pay the one-time costs of a backend before timing it: numba's compilation of openai-whisper's DTW."""
     options = options or AsrOptions()
-    make_backend(options.backend, model, _decode_settings(options))
+    make_backend(options.backend, model, decode_settings(options))
     if options.backend == "openai":
         warm_up_openai()
 
@@ -316,7 +316,8 @@ def _clean_spans(spans: Sequence[Span], duration: float) -> list[Span]:
     return [Span(a, b) for a, b in merged]
 
 
-def _decode_settings(options: AsrOptions) -> DecodeSettings:
+def decode_settings(options: AsrOptions) -> DecodeSettings:
+    """The decoder settings ``options`` ask for, as both backends take them."""
     return DecodeSettings(
         beam_size=options.beam_size,
         temperatures=(options.temperature, *options.fallback_temperatures),

@@ -125,21 +125,13 @@ class WhisperBaseline:
     """A Whisper model's own ``transcribe`` on the whole recording (no VAD), word timestamps on."""
 
     def __init__(self, name: str, backend: str, model: Any, options: AsrOptions, threads: int) -> None:
-        from diarize.asr_backends import DecodeSettings, make_backend
+        from diarize.asr import decode_settings
+        from diarize.asr_backends import make_backend
 
         self.name = name
         self.threads = threads
         self.language = options.language
-        settings = DecodeSettings(
-            beam_size=options.beam_size,
-            temperatures=(options.temperature, *options.fallback_temperatures),
-            no_speech_threshold=options.no_speech_threshold,
-            log_prob_threshold=options.log_prob_threshold,
-            compression_ratio_threshold=options.compression_ratio_threshold,
-            condition_on_previous_text=options.condition_on_previous_text,
-            initial_prompt=options.initial_prompt,
-        )
-        self._backend = make_backend(backend, model, settings)
+        self._backend = make_backend(backend, model, decode_settings(options))
         if self.language is None and not self._backend.multilingual:
             self.language = "en"
 

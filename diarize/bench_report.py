@@ -48,6 +48,7 @@ from diarize.config import config_hash
 from diarize.errors import OutputError
 from diarize.eval_report import COLLAR_CONVENTION
 from diarize.metrics import DerScore
+from diarize.texttable import grid
 
 __all__ = ["SCHEMA", "format_table", "report_dict", "write_json"]
 
@@ -247,14 +248,6 @@ def write_json(report: BenchReport | Mapping[str, Any], path: Path) -> None:
 # ----------------------------------------------------------------------------------------------------
 
 
-def _grid(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
-    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
-
-    def line(cells: Sequence[str]) -> str:
-        pairs = enumerate(zip(cells, widths, strict=True))
-        return "  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in pairs)
-
-    return [line(header), *(line(r) for r in rows)]
 
 
 def _num(value: float | None, digits: int = 2) -> str:
@@ -306,7 +299,7 @@ def _stage_table(agg: Mapping[str, Any], files: int) -> list[str]:
     label = "end to end, " + ("parallel" if conf["parallel"] else "as configured")
     rows.append([label, *_cost_cells(conf["total"])])
     title = f"Per stage, sequential pass (parallel off), {files} file(s), {agg['duration_s']:.1f} s of audio"
-    return ["", title, *_grid(["stage", "wall s", "cpu s", "RTF", "peak RSS MiB"], rows)]
+    return ["", title, *grid(["stage", "wall s", "cpu s", "RTF", "peak RSS MiB"], rows)]
 
 
 def _file_table(data: Mapping[str, Any]) -> list[str]:
@@ -328,7 +321,7 @@ def _file_table(data: Mapping[str, Any]) -> list[str]:
         ])
     header = ["file", "audio s", "seq wall s", "seq RTF", "e2e wall s", "e2e RTF", "peak MiB"]
     header += ["spk s", "asr s"]
-    return ["", "Per file (seq: sequential pass; e2e: as configured, decode included)", *_grid(header, rows)]
+    return ["", "Per file (seq: sequential pass; e2e: as configured, decode included)", *grid(header, rows)]
 
 
 def _baseline_table(data: Mapping[str, Any]) -> list[str]:
@@ -343,7 +336,7 @@ def _baseline_table(data: Mapping[str, Any]) -> list[str]:
     header = ["file", "senko s", "f-whisper s", "o-whisper s"]
     header += ["spk/senko", "asr/f-w", "asr/o-w", "e2e/(senko+f-w)"]
     title = "Baselines, same process and decoded audio; ratio = ours / baseline wall time (< 1: ours faster)"
-    return ["", title, *_grid(header, rows)]
+    return ["", title, *grid(header, rows)]
 
 
 def _der_table(data: Mapping[str, Any]) -> list[str]:
@@ -357,7 +350,7 @@ def _der_table(data: Mapping[str, Any]) -> list[str]:
     if not rows:
         return []
     title = f"DER % (overlap scored; {COLLAR_CONVENTION})"
-    return ["", title, *_grid(["file", "collar", "ours", "senko"], rows)]
+    return ["", title, *grid(["file", "collar", "ours", "senko"], rows)]
 
 
 def format_table(report: BenchReport | Mapping[str, Any]) -> str:

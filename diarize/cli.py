@@ -39,16 +39,16 @@ def models_group() -> None:
 def models_list(ctx: click.Context) -> None:
     """Show each model, its source package, size and state."""
     cache = model_cache(ctx)
-    rows = [("MODEL", "PACKAGE", "SIZE", "STATE")]
-    hints = []
+    from diarize.texttable import grid
+
+    rows, hints = [], []
     for status in cache.statuses():
         size = "-" if status.size_bytes is None else f"{status.size_bytes / 2**20:.0f} MiB"
         rows.append((status.name, status.package, size, status.state))
         if status.hint:
             hints.append(f"  {status.name}: {status.hint}")
-    widths = [max(len(r[i]) for r in rows) for i in range(4)]
-    for row in rows:
-        click.echo("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
+    for line in grid(("MODEL", "PACKAGE", "SIZE", "STATE"), rows, text_columns=2):
+        click.echo(line)
     click.echo(f"cache: {cache.cache_dir}")
     if hints:
         click.echo("to do:\n" + "\n".join(hints))

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Sequence
 from dataclasses import fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from diarize.errors import OutputError
 from diarize.metric_scores import CpWerScore, WordErrors
+from diarize.texttable import grid
 
 if TYPE_CHECKING:
     from diarize.evaluate import EvalReport, FileScores
@@ -137,14 +137,6 @@ def _cell(value: float | None, digits: int = 2) -> str:
     return "-" if value is None else f"{value:.{digits}f}"
 
 
-def _grid(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
-    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
-
-    def line(cells: Sequence[str]) -> str:
-        pairs = enumerate(zip(cells, widths, strict=True))
-        return "  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in pairs)
-
-    return [line(header), *(line(r) for r in rows)]
 
 
 def format_table(report: EvalReport) -> str:
@@ -166,7 +158,7 @@ def format_table(report: EvalReport) -> str:
                     _cell(item["jer_pct"]),
                 ]
             )
-    out += _grid(["file", "collar", "scored s", "miss %", "FA %", "conf %", "DER %", "JER %"], rows)
+    out += grid(["file", "collar", "scored s", "miss %", "FA %", "conf %", "DER %", "JER %"], rows)
     header = ["file", "ref spk", "hyp spk", "spk err"]
     has_text = report.total.wer is not None
     if has_text:
@@ -182,7 +174,7 @@ def format_table(report: EvalReport) -> str:
         rows.append(row)
     text = f"; text normaliser {report.options.normalizer}, tcpWER collar {report.options.tcp_collar:g} s"
     out += ["", "Speakers" + (" and words" + text if has_text else "")]
-    out += _grid(header, rows)
+    out += grid(header, rows)
     return "\n".join(out)
 
 
