@@ -19,7 +19,6 @@ from diarize.bench_measure import (
     _SpanMeter,
     _speaker_steps,
     _StepClock,
-    measure,
 )
 from diarize.cli import cli
 from diarize.errors import ConfigError
@@ -80,15 +79,28 @@ def test_concat_long_rejects_nothing_to_repeat() -> None:
 # --------------------------------------------------------------------------------------------------
 
 
+_MEASURE_40_MIB = """
+import json, numpy as np
+from diarize.bench_measure import measure
+with measure() as cost:
+    block = np.ones(40 * 2**20 // 8)  # 40 MiB, touched
+    block[::512] += 1.0
+    del block
+c = cost()
+print(json.dumps({"wall": c.wall, "cpu": c.cpu, "peak": c.peak_rss, "before": c.rss_before, "rtf": c.rtf(2.0)}))
+"""
+
+
 def test_measure_sees_memory_and_time() -> None:
-    with measure() as cost:
-        block = np.ones(40 * 2**20 // 8)  # 40 MiB, touched
-        block[::512] += 1.0
-        del block
-    c = cost()
-    assert c.wall > 0 and c.cpu is not None and c.cpu > 0
-    assert c.peak_rss - c.rss_before >= 30 * 2**20
-    assert math.isclose(c.rtf(2.0) or 0.0, c.wall / 2.0)
+    # A fresh process: in a long test session, freed heap pages can be reused without raising the RSS.
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-c", _MEASURE_40_MIB], capture_output=True, text=True, check=True)
+    c = json.loads(out.stdout.strip().splitlines()[-1])
+    assert c["wall"] > 0 and c["cpu"] is not None and c["cpu"] > 0
+    assert c["peak"] - c["before"] >= 30 * 2**20
+    assert math.isclose(c["rtf"] or 0.0, c["wall"] / 2.0)
 
 
 def test_speaker_steps_partition_the_speaker_stage() -> None:
