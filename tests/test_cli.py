@@ -14,7 +14,7 @@ from diarize.writers import RESULT_SCHEMA
 
 ALL_SUFFIXES = (".json", ".rttm", ".srt", ".vtt", ".txt", ".md", ".words.csv", ".words.parquet")
 
-# Measured on simconv_en_text.wav with the meeting pipeline: cpWER 8.3 % (collar-free, whisper-normalised).
+# Measured on simconv_en_text.wav with the meeting pipeline: cpWER 14.8 % (3 of 4 speakers found), WER 0 %.
 CPWER_BOUND = 0.20
 
 
