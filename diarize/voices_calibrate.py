@@ -379,8 +379,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "wrong_names": f"{counts.wrong}/{counts.enrolled}",
         "false_naming": f"{counts.false_named}/{counts.strangers}",
     }
-    for key, value in summary.items():
-        print(f"{key}: {value}")
+    sys.stdout.write("".join(f"{key}: {value}\n" for key, value in summary.items()))
     if args.json:
         args.json.write_text(
             json.dumps(

@@ -221,7 +221,7 @@ def test_alignment_heads_match_openai_tables(size: str, layers: int, heads: int)
 
     import whisper
 
-    files = models._REGISTRY[f"whisper-{size}"]
+    files = models.REGISTRY[f"whisper-{size}"]
     package = models._package_dir(files.packages[0].module)
     assert package is not None
     config_path = next(package / rel for _, rel in files.files if rel.endswith("config.json"))
@@ -282,7 +282,7 @@ def test_base_is_assembled_from_two_parts(prepared: ModelCache) -> None:
     started = time.perf_counter()
     path = prepared.prepare("whisper-base")
     assert time.perf_counter() - started < 60
-    parts = [f for _, f in models._REGISTRY["whisper-base"].files if ".part" in f]
+    parts = [f for _, f in models.REGISTRY["whisper-base"].files if ".part" in f]
     assert len(parts) == 2
     expected = 72_608_766 * 2
     assert (path / "model.bin").stat().st_size == expected
