@@ -132,6 +132,36 @@ def test_demo_prints_where_outputs_are(tmp_path):
     result = json.loads((tmp_path / "demo" / "sample.json").read_text())
     assert len(result["speakers"]) == 2
 
+    # `diarize eval` on the pipeline's own output agrees with pyannote.metrics called directly.
+    from pyannote.core import Annotation, Segment
+    from pyannote.metrics.diarization import DiarizationErrorRate
+
+    reference_path = pyannote_sample_rttm()
+    code, table, stderr = invoke(
+        "eval", "--ref", str(reference_path), "--json", str(tmp_path / "eval.json"),
+        str(tmp_path / "demo" / "sample.json"),
+    )
+    assert code == 0, stderr
+    assert "sample" in table
+    reference, hypothesis = Annotation(uri="sample"), Annotation(uri="sample")
+    for line in reference_path.read_text().splitlines():
+        f = line.split()
+        reference[Segment(float(f[3]), float(f[3]) + float(f[4])), f"r{len(reference)}"] = f[7]
+    for i, turn in enumerate(result["turns"]):
+        hypothesis[Segment(turn["start"], turn["end"]), i] = turn["speaker"]
+    for collar in (0.0, 0.5):
+        direct = DiarizationErrorRate(collar=collar)(reference, hypothesis)
+        assert f"{100 * direct:.2f}" in table, (collar, direct, table)
+    assert 100 * DiarizationErrorRate(collar=0.0)(reference, hypothesis) < 8.0
+
+
+def pyannote_sample_rttm() -> Path:
+    import importlib.util
+
+    spec = importlib.util.find_spec("pyannote.audio")
+    assert spec is not None and spec.submodule_search_locations
+    return Path(list(spec.submodule_search_locations)[0]) / "sample" / "sample.rttm"
+
 
 # --- bad input: one line on stderr, non-zero exit, no output files -------------------------------------
 
