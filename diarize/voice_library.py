@@ -29,7 +29,6 @@ import json
 import logging
 import os
 import re
-import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -38,6 +37,7 @@ from typing import Any
 import numpy as np
 
 from diarize.errors import ConfigError, OutputError
+from diarize.writers.files import atomic_write
 
 __all__ = [
     "ENV_VAR",
@@ -321,12 +321,11 @@ class VoiceLibrary:
             raise ConfigError(f"{path}: {exc}; remove it from the voice library") from exc
 
     def _write(self, path: Path, voice: Voice) -> None:
-        text = _dumps(voice.to_dict())
         try:
             self.root.mkdir(parents=True, exist_ok=True)
-            write_atomic(path, text)
         except OSError as exc:
             raise OutputError(f"{path}: cannot write the voice ({exc})") from exc
+        atomic_write(path, _dumps(voice.to_dict()).encode("utf-8"))
         logger.info("saved voice %r (%d enrolments) to %s", voice.name, len(voice.enrolments), path)
 
 
@@ -335,17 +334,3 @@ def _dumps(d: Mapping[str, Any]) -> str:
     head = json.dumps({k: v for k, v in d.items() if k != "embeddings"}, ensure_ascii=False, indent=1)
     rows = ",\n  ".join(json.dumps(row) for row in d["embeddings"])
     return head[: -len("\n}")] + f',\n "embeddings": [\n  {rows}\n ]\n}}\n'
-
-
-def write_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` through a flushed temporary file renamed over it (all or nothing)."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

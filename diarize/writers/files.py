@@ -13,7 +13,7 @@ __all__ = ["atomic_write", "prepare_out_dir"]
 
 
 def _reason(exc: OSError) -> str:
-    return exc.strerror or exc.__class__.__name__
+    return exc.strerror or str(exc) or exc.__class__.__name__
 
 
 def prepare_out_dir(out_dir: str | Path) -> Path:
@@ -46,7 +46,7 @@ def atomic_write(path: str | Path, data: bytes) -> Path:
     try:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
     except OSError as exc:
-        raise OutputError(f"{target}: cannot write ({_reason(exc)}); choose another -o") from None
+        raise OutputError(f"{target}: cannot write ({_reason(exc)})") from None
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
