@@ -45,10 +45,10 @@ from typing import Any
 from diarize.bench import BenchReport, FileBench
 from diarize.bench_measure import SPEAKER_STEPS, STAGES, Cost, PassResult
 from diarize.config import config_hash
-from diarize.errors import OutputError
 from diarize.eval_report import COLLAR_CONVENTION
 from diarize.metrics import DerScore
 from diarize.texttable import grid
+from diarize.writers.files import atomic_write
 
 __all__ = ["SCHEMA", "format_table", "report_dict", "write_json"]
 
@@ -236,10 +236,7 @@ def report_dict(report: BenchReport) -> dict[str, Any]:
 def write_json(report: BenchReport | Mapping[str, Any], path: Path) -> None:
     """Write :func:`report_dict` (or data it returned) to ``path``."""
     data = report_dict(report) if isinstance(report, BenchReport) else report
-    try:
-        Path(path).write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
-    except OSError as exc:
-        raise OutputError(f"{path}: cannot write the benchmark ({exc.strerror})") from exc
+    atomic_write(path, (json.dumps(data, indent=2) + "\n").encode("utf-8"))
 
 
 
