@@ -1,17 +1,32 @@
 """Media decoding: any audio or video container becomes 16 kHz mono float32.
 
 Decoding uses PyAV, whose wheel carries its own FFmpeg libraries, so no ffmpeg binary is needed and the
-container's exact metadata (rational frame rates, presentation timestamps) is read in-process. Any channel
-count is downmixed and any rate resampled by FFmpeg's libswresample, streamed frame by frame so a long file
-never needs more than its decoded 16 kHz samples in memory.
+container's exact metadata (rational frame rates, presentation timestamps) is read in-process. Decoding streams
+frame by frame, so a long file never needs more than its decoded 16 kHz samples in memory.
 
 This is the door of the pipeline: every file is validated here once, and every failure becomes a
-:class:`~diarize.errors.MediaError` whose message names the file and the problem.
+:class:`~diarize.errors.MediaError` whose message names the file and the problem. Rules:
+
+1. A header is a claim, not a fact. A sample rate outside :data:`SAMPLE_RATE_RANGE` or a channel count outside
+   :data:`CHANNEL_RANGE` is refused before decoding, in the stream header and in every decoded frame.
+2. A WAV header is read by :mod:`diarize.wavheader` before FFmpeg sees it: its frame size must match its channel
+   count and bit depth, its data chunk must fit in the file (else the file is truncated), and no more than
+   :data:`STRAY_TOLERANCE` bytes may follow the data chunk outside any chunk (else its length field lies).
+3. Decoded audio is paid for by the file's bytes: a PCM sample costs its coded size, a sample (of all channels)
+   of any other codec ``1 / MAX_SAMPLES_PER_BYTE`` bytes. Decoding stops with an error as soon as the cost passes
+   the file's size, so memory is bounded by what the file holds, never by what its header claims.
+4. Every channel count FFmpeg decodes (up to 512) is downmixed to the plain mean of the channels, computed here
+   from the frame's samples (FFmpeg's own downmix needs a standard layout and weights channels unequally).
+   The mono signal is then resampled to 16 kHz by libswresample.
+5. ``MediaInfo.duration`` and ``sample_rate`` are those of the decoded frames at their original rate. A stream
+   that decodes to more than :data:`TRUNCATION_TOLERANCE` less than its container declares is truncated.
 """
 
 from __future__ import annotations
 
 import logging
+import math
+import re
 from dataclasses import replace
 from fractions import Fraction
 from pathlib import Path
@@ -21,24 +36,49 @@ import numpy as np
 
 from diarize.errors import MediaError, NoAudioError
 from diarize.types import SAMPLE_RATE, Audio, MediaInfo, VideoInfo
+from diarize.wavheader import PCM_FORMAT_TAGS, read_wav_header
 
-__all__ = ["load_audio", "probe", "TRUNCATION_TOLERANCE"]
+__all__ = [
+    "CHANNEL_RANGE",
+    "MAX_SAMPLES_PER_BYTE",
+    "SAMPLE_RATE_RANGE",
+    "STRAY_TOLERANCE",
+    "TRUNCATION_TOLERANCE",
+    "load_audio",
+    "probe",
+]
 
 logger = logging.getLogger(__name__)
 
 TRUNCATION_TOLERANCE = 0.5
 """Seconds of audio a stream may fall short of its declared duration before it counts as truncated."""
 
+SAMPLE_RATE_RANGE = (1_000, 768_000)
+"""Sample rates (Hz, inclusive) a header may plausibly claim; anything else is a corrupt or hostile header."""
+
+CHANNEL_RANGE = (1, 512)
+"""Channel counts (inclusive) that can be decoded; FFmpeg refuses more than 512."""
+
+STRAY_TOLERANCE = 4096
+"""Bytes that may follow a WAV data chunk outside any chunk before its declared length counts as a lie."""
+
+MAX_SAMPLES_PER_BYTE = 8192
+"""Decoded samples (of all channels) one byte of a non-PCM file may give: above FLAC's and Opus's best on silence."""
+
 _VFR_TOLERANCE = 1e-3  # s: frame intervals varying by more than this mean variable frame rate
+_PCM_CODEC = re.compile(r"pcm_[a-z]*?(8|16|24|32|64)")
+_PCM_8BIT_CODECS = ("pcm_alaw", "pcm_mulaw")
+_INT_SCALE = {"u8": 128.0, "s16": 32768.0, "s32": 2.0**31, "s64": 2.0**63}
 
 
 def probe(path: str | Path) -> MediaInfo:
     """Read a media file's metadata without decoding its audio.
 
-    Raises :class:`MediaError` for a missing, empty, unreadable or non-media file and :class:`NoAudioError`
-    when the file holds no audio stream.
+    Raises :class:`MediaError` for a missing, empty, unreadable or non-media file, or one whose header is
+    implausible (rules 1 and 2), and :class:`NoAudioError` when the file holds no audio stream.
     """
     path = _check_path(path)
+    _check_wav_header(path)
     with _open(path) as container:
         return _media_info(path, container)
 
@@ -49,32 +89,104 @@ def load_audio(path: str | Path) -> Audio:
     ``MediaInfo.duration`` is the decoded audio's duration at its original sample rate. A stream that decodes
     to noticeably less than its container declares is reported as truncated rather than silently shortened.
     """
-    import av
-
     info = probe(path)
     path = Path(info.path)
     with _open(path) as container:
         stream = _audio_stream(path, container)
         declared = _declared_duration(stream)
-        resampler = av.AudioResampler(format="flt", layout="mono", rate=SAMPLE_RATE)
-        chunks: list[np.ndarray] = []
-        decoded = 0
-        try:
-            for frame in container.decode(stream):
-                decoded += frame.samples
-                chunks.extend(_plane(f) for f in resampler.resample(frame))
-            chunks.extend(_plane(f) for f in resampler.resample(None))
-        except (av.error.FFmpegError, ValueError) as exc:
-            raise MediaError(path, f"corrupt or truncated audio after {decoded} samples ({_reason(exc)})") from exc
+        chunks, decoded, rate = _decode(path, container, stream)
     if decoded == 0:
         raise MediaError(path, "the audio stream holds no samples")
-    info = replace(info, duration=decoded / info.sample_rate)
+    info = replace(info, duration=decoded / rate, sample_rate=rate)
     _check_truncation(path, declared=declared, decoded=info.duration)
-    _check_riff_size(path)
+    if not any(len(c) for c in chunks):
+        raise MediaError(path, f"holds only {decoded} samples at {rate} Hz, too short to resample to {SAMPLE_RATE} Hz")
     samples = np.concatenate(chunks)
     np.clip(samples, -1.0, 1.0, out=samples)
     logger.debug("decoded %s: %.3f s, %d Hz, %d ch", path, info.duration, info.sample_rate, info.channels)
     return Audio(samples=samples, info=info)
+
+
+def _decode(path: Path, container: Any, stream: Any) -> tuple[list[np.ndarray], int, int]:
+    """Stream ``stream`` through the downmix and the resampler: 16 kHz chunks, samples decoded, their rate."""
+    import av
+
+    budget = float(path.stat().st_size)
+    pcm_bytes = _pcm_bytes(str(stream.codec_context.name))
+    resampler = av.AudioResampler(format="flt", layout="mono", rate=SAMPLE_RATE)
+    chunks: list[np.ndarray] = []
+    decoded = rate = 0
+    try:
+        for frame in container.decode(stream):
+            rate = _check_frame(path, frame, rate, decoded)
+            channels = len(frame.layout.channels)
+            _check_channels(path, channels, f"the frame at sample {decoded}")
+            budget -= frame.samples * (channels * pcm_bytes if pcm_bytes else 1 / MAX_SAMPLES_PER_BYTE)
+            decoded += frame.samples
+            if budget < 0:
+                raise MediaError(
+                    path, f"decodes to more audio than its {path.stat().st_size} bytes can hold "
+                    f"({decoded} samples at {rate} Hz): the stream is corrupt"
+                )
+            chunks.extend(_plane(f) for f in resampler.resample(_mono_frame(frame)))
+        if decoded:
+            chunks.extend(_plane(f) for f in resampler.resample(None))
+    except (av.error.FFmpegError, ValueError) as exc:
+        raise MediaError(path, f"corrupt or truncated audio after {decoded} samples ({_reason(exc)})") from exc
+    return chunks, decoded, rate
+
+
+def _pcm_bytes(codec: str) -> float:
+    """Bytes one sample of one channel takes in the file for a PCM codec; 0 for any other codec."""
+    if codec in _PCM_8BIT_CODECS:
+        return 1.0
+    match = _PCM_CODEC.fullmatch(codec.removesuffix("le").removesuffix("be").removesuffix("_planar"))
+    return int(match.group(1)) / 8 if match else 0.0
+
+
+def _check_frame(path: Path, frame: Any, rate: int, decoded: int) -> int:
+    """The frame's sample rate, checked against rule 1 and against the frames before it."""
+    frame_rate = int(frame.sample_rate)
+    if frame_rate != rate:
+        _check_rate(path, frame_rate, f"the frame at sample {decoded}")
+        if rate:
+            raise MediaError(
+                path, f"the sample rate changes from {rate} to {frame_rate} Hz at sample {decoded}; "
+                "convert the file to one rate first"
+            )
+    return frame_rate
+
+
+def _check_rate(path: Path, rate: int, where: str) -> None:
+    low, high = SAMPLE_RATE_RANGE
+    if not low <= rate <= high:
+        raise MediaError(path, f"{where} claims {rate} Hz sampling, which is implausible (supported: {low}–{high} Hz)")
+
+
+def _check_channels(path: Path, channels: int, where: str) -> None:
+    low, high = CHANNEL_RANGE
+    if not low <= channels <= high:
+        raise MediaError(path, f"{where} claims {channels} audio channels (supported: {low}–{high})")
+
+
+def _mono_frame(frame: Any) -> Any:
+    """The frame's channels averaged into one ``flt`` mono frame at the same rate (rule 4)."""
+    import av
+
+    channels = len(frame.layout.channels)
+    name = frame.format.name.removesuffix("p")
+    scale = _INT_SCALE.get(name, 1.0)
+    weights = np.full(channels, 1.0 / (channels * scale), dtype=np.float32)  # shape: (channels,)
+    data = frame.to_ndarray()  # shape: (channels, samples) if planar, else (1, samples * channels)
+    if frame.format.is_planar:
+        mono = weights @ data.astype(np.float32)  # shape: (samples,)
+    else:
+        mono = data.reshape(-1, channels).astype(np.float32) @ weights
+    if name == "u8":
+        mono -= 1.0  # unsigned 8-bit samples sit around 128, which the weights map to 1.0
+    out = av.AudioFrame.from_ndarray(mono.reshape(1, -1), format="flt", layout="mono")
+    out.sample_rate = frame.sample_rate
+    return out
 
 
 def _check_path(path: str | Path) -> Path:
@@ -115,6 +227,7 @@ def _audio_stream(path: Path, container: Any) -> Any:
     stream = streams[0]
     if not stream.codec_context.sample_rate:
         raise MediaError(path, "the audio stream has no sample rate (corrupt header)")
+    _check_rate(path, int(stream.codec_context.sample_rate), "the header")
     return stream
 
 
@@ -136,24 +249,28 @@ def _check_truncation(path: Path, declared: float | None, decoded: float) -> Non
         )
 
 
-def _check_riff_size(path: Path) -> None:
-    """A WAV whose data chunk declares more bytes than the file holds was cut short.
-
-    FFmpeg estimates a WAV's duration from the file size, so the generic duration check cannot see this.
-    """
-    with path.open("rb") as fh:
-        head = fh.read(4096)
-    if head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+def _check_wav_header(path: Path) -> None:
+    """Rule 2: a WAV header must be plausible, self-consistent and fit the file before FFmpeg decodes it."""
+    header = read_wav_header(path)
+    if header is None:
         return
-    pos = 12
-    while pos + 8 <= len(head):
-        chunk, size = head[pos : pos + 4], int.from_bytes(head[pos + 4 : pos + 8], "little")
-        if chunk == b"data":
-            available = path.stat().st_size - (pos + 8)
-            if 0 < size < 0xFFFFFFFF and available < size:
-                raise MediaError(path, f"truncated: the WAV data chunk declares {size} bytes, {available} remain")
-            return
-        pos += 8 + size + (size & 1)
+    _check_rate(path, header.sample_rate, "the header")
+    _check_channels(path, header.channels, "the header")
+    frame_bytes = header.channels * math.ceil(header.bits_per_sample / 8)
+    if header.format_tag in PCM_FORMAT_TAGS and header.block_align != frame_bytes:
+        raise MediaError(
+            path, f"inconsistent WAV header: {header.channels} channels of {header.bits_per_sample}-bit samples "
+            f"take {frame_bytes} bytes per frame, but it declares {header.block_align}"
+        )
+    if header.data_size is not None and header.data_available < header.data_size:
+        raise MediaError(
+            path, f"truncated: the WAV data chunk declares {header.data_size} bytes, {header.data_available} remain"
+        )
+    if header.stray_bytes > STRAY_TOLERANCE:
+        raise MediaError(
+            path, f"the WAV data chunk declares {header.data_size} bytes, but {header.stray_bytes} more bytes follow "
+            "it outside any chunk: its length field is wrong"
+        )
 
 
 def _media_info(path: Path, container: Any) -> MediaInfo:

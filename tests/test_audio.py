@@ -2,17 +2,25 @@
 
 from __future__ import annotations
 
+import json
+import os
+import struct
+import subprocess
+import sys
 from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
 import pytest
+import soundfile as sf
 
+from diarize import audio as audio_module
 from diarize.audio import load_audio, probe
 from diarize.errors import MediaError, NoAudioError
 from diarize.types import SAMPLE_RATE
 
 ONE_SAMPLE = 1 / SAMPLE_RATE
+REPO = Path(__file__).resolve().parent.parent
 
 
 @pytest.mark.parametrize(
@@ -144,3 +152,231 @@ def _write_video(path: Path, frames: int) -> None:
                 out.mux(packet)
         for packet in stream.encode(None):
             out.mux(packet)
+
+
+# --- headers that lie --------------------------------------------------------------------------------------------
+
+_FMT_FIELDS = {"channels": (2, "<H"), "sample_rate": (4, "<I"), "byte_rate": (8, "<I"), "block_align": (12, "<H")}
+_DECODE_IN_CHILD = """
+import json, resource, sys, warnings
+resource.setrlimit(resource.RLIMIT_AS, (4 << 30, 4 << 30))  # a regression fails fast instead of taking the machine
+warnings.simplefilter("error")
+from diarize.audio import load_audio
+from diarize.errors import MediaError
+try:
+    audio = load_audio(sys.argv[1])
+    result = {"samples": len(audio.samples), "duration": audio.info.duration}
+except MediaError as exc:
+    result = {"error": str(exc)}
+result["maxrss_kib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+print(json.dumps(result))
+"""
+
+
+def _tone(rate: int, n: int, hz: float = 440.0, amplitude: float = 0.5) -> np.ndarray:
+    return amplitude * np.sin(2 * np.pi * hz * np.arange(n) / rate)
+
+
+def _lying_wav(path: Path, seconds: float = 60.0, append: bytes = b"", **fields: int) -> Path:
+    """A 16 kHz 16-bit mono tone (1.92 MB for 60 s) whose header fields are then overwritten with ``fields``."""
+    sf.write(path, _tone(16_000, int(16_000 * seconds)), 16_000, subtype="PCM_16")
+    data = bytearray(path.read_bytes() + append)
+    fmt = data.index(b"fmt ") + 8
+    for name, (offset, code) in _FMT_FIELDS.items():
+        if name in fields:
+            struct.pack_into(code, data, fmt + offset, fields[name])
+    if "riff_size" in fields:
+        struct.pack_into("<I", data, 4, fields["riff_size"])
+    if "data_size" in fields:
+        struct.pack_into("<I", data, data.index(b"data") + 4, fields["data_size"])
+    path.write_bytes(bytes(data))
+    return path
+
+
+def _decode_in_child(path: Path) -> dict:
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    done = subprocess.run(
+        [sys.executable, "-c", _DECODE_IN_CHILD, str(path)], capture_output=True, text=True, env=env, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
+
+
+@pytest.mark.parametrize("rate", [1, 2, 10, 999])
+def test_header_claiming_a_very_low_rate_is_refused_in_bounded_memory(tmp_path, rate):
+    """1.9 MB claiming 1 Hz would resample to days of 16 kHz audio; it is refused before decoding."""
+    path = _lying_wav(tmp_path / "low.wav", sample_rate=rate, byte_rate=2 * rate)
+    result = _decode_in_child(path)
+    assert result["error"] == (
+        f"{path}: the header claims {rate} Hz sampling, which is implausible (supported: 1000–768000 Hz)"
+    )
+    assert result["maxrss_kib"] < 1 << 20
+
+
+def test_lowest_plausible_rate_decodes_what_the_bytes_hold_in_bounded_memory(tmp_path):
+    """15 s at 16 kHz claiming 1 kHz is believed: 240 s, bounded by its 240 000 samples, not by a duration claim."""
+    path = _lying_wav(tmp_path / "slow.wav", seconds=15.0, sample_rate=1000, byte_rate=2000)
+    result = _decode_in_child(path)
+    assert result["duration"] == 240.0
+    assert result["samples"] == 240 * SAMPLE_RATE
+    assert result["maxrss_kib"] < 1 << 20
+
+
+@pytest.mark.filterwarnings("error")
+@pytest.mark.parametrize("rate", [768_001, 1_000_000_000, 4_000_000_000])
+def test_header_claiming_a_very_high_rate_is_refused(tmp_path, rate):
+    path = _lying_wav(tmp_path / "high.wav", sample_rate=rate)
+    message = f"high.wav: the header claims {rate} Hz sampling, which is implausible"
+    with pytest.raises(MediaError, match=message):
+        probe(path)
+    with pytest.raises(MediaError, match=message):
+        load_audio(path)
+
+
+@pytest.mark.filterwarnings("error")
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"channels": 0}, "the header claims 0 audio channels"),
+        ({"channels": 65535}, "the header claims 65535 audio channels"),
+        ({"channels": 2}, "inconsistent WAV header: 2 channels of 16-bit samples take 4 bytes per frame"),
+        ({"channels": 7}, "inconsistent WAV header: 7 channels of 16-bit samples take 14 bytes per frame"),
+        ({"block_align": 3}, "inconsistent WAV header: 1 channels of 16-bit samples take 2 bytes"),
+        ({"data_size": 0x7FFFFFFF}, "truncated: the WAV data chunk declares 2147483647 bytes, 1920000 remain"),
+        ({"data_size": 1000}, "the WAV data chunk declares 1000 bytes, but 1919000 more bytes follow it"),
+    ],
+)
+def test_header_that_lies_about_channels_or_length_is_refused(tmp_path, fields, message):
+    path = _lying_wav(tmp_path / "liar.wav", **fields)
+    with pytest.raises(MediaError, match=message) as info:
+        load_audio(path)
+    assert str(info.value).startswith(f"{path}: ")
+
+
+@pytest.mark.filterwarnings("error")
+@pytest.mark.parametrize(
+    ("fields", "append"),
+    [
+        ({"riff_size": 0x7FFFFFFF}, b""),
+        ({"riff_size": 100}, b""),
+        ({"data_size": 0}, b""),
+        ({"data_size": 0xFFFFFFFF}, b""),
+        ({}, b"LIST" + struct.pack("<I", 10_000) + b"INFO" + bytes(9_996)),
+        ({}, b"ID3\x04\x00" + bytes(20_000)),
+    ],
+    ids=["riff-too-big", "riff-too-small", "streamed-0", "streamed-ffffffff", "list-after-data", "appended-id3"],
+)
+def test_harmless_header_lengths_decode_every_sample(tmp_path, fields, append):
+    """The RIFF length is not needed to decode; a stream's unknown data length means "to the end of the file"."""
+    audio = load_audio(_lying_wav(tmp_path / "odd.wav", append=append, **fields))
+    assert audio.info.duration == 60.0
+    assert len(audio.samples) == 60 * SAMPLE_RATE
+
+
+@pytest.mark.filterwarnings("error")
+@pytest.mark.parametrize("rate", [1, 10])
+def test_flac_whose_streaminfo_lies_about_its_rate_is_refused(tmp_path, rate):
+    path = tmp_path / "liar.flac"
+    sf.write(path, _tone(44_100, 44_100 * 5), 44_100, subtype="PCM_16")
+    data = bytearray(path.read_bytes())
+    packed = int.from_bytes(data[18:21], "big")  # STREAMINFO: 20-bit sample rate, then 4 bits of channels/depth
+    data[18:21] = ((rate << 4) | (packed & 0xF)).to_bytes(3, "big")
+    path.write_bytes(bytes(data))
+    with pytest.raises(MediaError, match="liar.flac"):
+        load_audio(path)
+
+
+def test_decoding_stops_once_the_audio_outgrows_the_file(tmp_path, monkeypatch):
+    """Rule 3: a stream decoding to more samples than its bytes can hold stops with an error, not at its end."""
+    path = tmp_path / "silence.flac"
+    sf.write(path, np.zeros(16_000 * 60), 16_000, subtype="PCM_16")
+    monkeypatch.setattr(audio_module, "MAX_SAMPLES_PER_BYTE", 1)
+    with pytest.raises(MediaError, match=r"decodes to more audio than its \d+ bytes can hold \((\d+) samples") as info:
+        load_audio(path)
+    decoded = int(str(info.value).split("(")[1].split()[0])
+    assert decoded <= path.stat().st_size + 16_384 < 16_000 * 60
+
+
+@pytest.mark.parametrize(
+    ("codec", "expected"),
+    [("pcm_s16le", 2), ("pcm_s24le", 3), ("pcm_f64be", 8), ("pcm_u8", 1), ("pcm_alaw", 1), ("flac", 0), ("aac", 0)],
+)
+def test_pcm_codecs_cost_their_coded_size(codec, expected):
+    assert audio_module._pcm_bytes(codec) == expected
+
+
+def test_audio_shorter_than_one_output_sample_is_an_error(tmp_path):
+    path = tmp_path / "blip.wav"
+    sf.write(path, np.full(2, 0.5), 48_000, subtype="PCM_16")
+    with pytest.raises(MediaError, match="blip.wav: holds only 2 samples at 48000 Hz, too short"):
+        load_audio(path)
+
+
+# --- channels and rates ------------------------------------------------------------------------------------------
+
+
+def _one_channel_tone(path: Path, channels: int, fmt: str, subtype: str) -> np.ndarray:
+    """A quarter second of tone on the last of ``channels`` channels, silence on the others; the tone as written."""
+    data = np.zeros((4_000, channels))
+    data[:, -1] = _tone(16_000, 4_000, hz=1000.0)
+    sf.write(path, data, 16_000, format=fmt, subtype=subtype)
+    return sf.read(path, dtype="float64", always_2d=True)[0][:, -1]
+
+
+@pytest.mark.filterwarnings("error")
+@pytest.mark.parametrize("channels", range(1, 65))
+def test_any_channel_count_in_wav_is_the_mean_of_its_channels(tmp_path, channels):
+    path = tmp_path / f"ch{channels}.wav"
+    tone = _one_channel_tone(path, channels, "WAV", "PCM_16")
+    audio = load_audio(path)
+    assert audio.info.channels == channels and audio.info.duration == 0.25
+    np.testing.assert_allclose(audio.samples, tone / channels, atol=1e-6)
+    assert abs(np.abs(audio.samples).max() - 0.5 / channels) < 1e-4
+
+
+@pytest.mark.parametrize("channels", range(1, 9))
+def test_any_channel_count_in_flac_is_the_mean_of_its_channels(tmp_path, channels):
+    """FLAC holds at most 8 channels."""
+    path = tmp_path / f"ch{channels}.flac"
+    tone = _one_channel_tone(path, channels, "FLAC", "PCM_24")
+    audio = load_audio(path)
+    assert audio.info.channels == channels and audio.info.duration == 0.25
+    np.testing.assert_allclose(audio.samples, tone / channels, atol=1e-6)
+
+
+@pytest.mark.parametrize("subtype", ["PCM_U8", "PCM_16", "PCM_24", "PCM_32", "FLOAT", "DOUBLE"])
+@pytest.mark.parametrize("channels", [1, 3, 9, 64])
+def test_every_sample_format_downmixes_to_the_mean(tmp_path, subtype, channels):
+    """Every channel carries its own signal; the result is their mean, at full scale, whatever the sample type."""
+    path = tmp_path / "mix.wav"
+    rng = np.random.default_rng(channels)
+    data = rng.uniform(-0.4, 0.4, size=(4_000, channels)) + 0.3 * np.sin(np.arange(4_000) / 7)[:, None]
+    sf.write(path, data, 16_000, subtype=subtype)
+    written = sf.read(path, dtype="float64", always_2d=True)[0]
+    np.testing.assert_allclose(load_audio(path).samples, written.mean(axis=1), atol=1e-6)
+
+
+def test_more_channels_than_ffmpeg_decodes_is_a_clear_error(tmp_path):
+    path = tmp_path / "wide.wav"
+    sf.write(path, np.zeros((100, 513)), 16_000, subtype="PCM_16")
+    with pytest.raises(MediaError, match="wide.wav: the header claims 513 audio channels \\(supported: 1–512\\)"):
+        load_audio(path)
+    sf.write(path, np.zeros((100, 512)), 16_000, subtype="PCM_16")
+    assert load_audio(path).info.channels == 512
+
+
+@pytest.mark.parametrize(
+    ("rate", "subtype", "n"),
+    [(8_000, "PCM_16", 8_000 * 7), (96_000, "PCM_24", 96_000 * 3), (96_000, "PCM_24", 96_000 * 3 + 1)],
+)
+def test_low_and_high_rates_keep_exact_durations(tmp_path, rate, subtype, n):
+    path = tmp_path / "tone.wav"
+    sf.write(path, _tone(rate, n, hz=1000.0), rate, subtype=subtype)
+    audio = load_audio(path)
+    assert audio.info.sample_rate == rate
+    assert audio.info.duration == n / rate
+    assert abs(len(audio.samples) - n * SAMPLE_RATE / rate) <= 1
+    spectrum = np.abs(np.fft.rfft(audio.samples))
+    assert abs(np.argmax(spectrum) * SAMPLE_RATE / len(audio.samples) - 1000) < 2
+    middle = audio.samples[SAMPLE_RATE // 10 : -SAMPLE_RATE // 10]
+    assert abs(np.sqrt(np.mean(middle**2)) - 0.5 / np.sqrt(2)) < 0.005
