@@ -206,7 +206,7 @@ class SpeakerFrames:
 
     @property
     def empty(self) -> bool:
-        return self.count.data.size == 0 or float(np.nanmax(self.count.data)) == 0.0
+        return not bool((np.nan_to_num(self.count.data) > 0).any())
 
 
 def run_segmentation(
@@ -225,31 +225,23 @@ def run_segmentation(
 def run_clustering(
     clustering: BaseClustering, frames: SpeakerFrames, embeddings: np.ndarray, options: SpeakerOptions
 ) -> ClusteredSpeakers:
-    """Cluster local speakers into global ones and stitch their activity over the whole audio."""
+    """Cluster local speakers into global ones and stitch their activity over the whole audio.
+
+    pyannote clusters only the embeddings it trusts: finite, of a local speaker who talks alone for at least
+    20 % of a window (2 s): a clip shorter than 2 s never has one, and one of 2–3 s often has none. Then the
+    voices cannot be told apart (:func:`_too_little_speech`): every local speaker is one speaker, no centroid
+    is kept, and ``embedded`` is false.
+    """
     lo, hi = options.speaker_bounds
-    heard = overlap_speakers(frames.count, options.overlap_evidence)
-    if heard > lo and options.num_speakers is None:
-        logger.debug(
-            "%d speakers talk at once for %.1f s or more: at least %d speakers",
-            heard,
-            options.overlap_evidence,
-            heard,
-        )
-        lo = int(min(heard, hi))
-    with contextlib.redirect_stdout(io.StringIO()) as chatter:  # pyannote prints when it misses a count
-        hard, _, centroids = clustering(
-            embeddings=embeddings,
-            segmentations=frames.binarized,
-            num_clusters=options.num_speakers,
-            min_clusters=lo,
-            # VBx compares against it, so "no maximum" is infinity rather than None
-            max_clusters=hi if math.isinf(hi) else int(hi),  # type: ignore[arg-type]
-        )
-    if chatter.getvalue().strip():
-        logger.debug("clustering: %s", chatter.getvalue().strip())
-    # shape: hard (num_chunks, local_speakers), centroids (num_clusters, dimension)
+    # shape: (num_chunks, local_speakers)
     active = np.sum(frames.binarized.data, axis=1) > 0
-    hard, centroids = enforce_bounds(hard, centroids, embeddings, active, lo, hi)
+    trusted, _, _ = clustering.filter_embeddings(embeddings, segmentations=frames.binarized)
+    if len(trusted) == 0:
+        hard, centroids = _too_little_speech(embeddings, active, lo, hi)
+    else:
+        lo = max(lo, int(min(_overlap_minimum(frames.count, options), hi)))
+        hard, centroids = _cluster(clustering, frames, embeddings, options, lo, hi)
+        hard, centroids = enforce_bounds(hard, centroids, embeddings, active, lo, hi)
     hard = np.where(active, hard, -2)
     count = np.minimum(frames.count.data[:, 0], hi).astype(np.int64)
     activations = _stitch(frames.segmentations, hard, frames.count.sliding_window)
@@ -261,7 +253,62 @@ def run_clustering(
         centroids=centroids,
         grid=FrameGrid(start=window.start, step=window.step, duration=window.duration),
         min_speakers=lo,
+        embedded=len(trusted) > 0,
     )
+
+
+def _overlap_minimum(count: SlidingWindowFeature, options: SpeakerOptions) -> int:
+    """The fewest speakers that overlapped speech proves (1 when the count is given or evidence is off)."""
+    if options.num_speakers is not None:
+        return 1
+    heard = overlap_speakers(count, options.overlap_evidence)
+    if heard > 1:
+        logger.debug(
+            "%d speakers talk at once for %.1f s or more: at least %d speakers",
+            heard,
+            options.overlap_evidence,
+            heard,
+        )
+    return heard
+
+
+def _cluster(
+    clustering: BaseClustering,
+    frames: SpeakerFrames,
+    embeddings: np.ndarray,
+    options: SpeakerOptions,
+    lo: int,
+    hi: float,
+) -> tuple[np.ndarray, np.ndarray]:
+    """pyannote's clustering: ``hard`` ``(num_chunks, local_speakers)``, ``centroids`` ``(clusters, dim)``."""
+    with contextlib.redirect_stdout(io.StringIO()) as chatter:  # pyannote prints when it misses a count
+        hard, _, centroids = clustering(
+            embeddings=embeddings,
+            segmentations=frames.binarized,
+            num_clusters=options.num_speakers,
+            min_clusters=lo,
+            # VBx compares against it, so "no maximum" is infinity rather than None
+            max_clusters=hi if math.isinf(hi) else int(hi),  # type: ignore[arg-type]
+        )
+    if chatter.getvalue().strip():
+        logger.debug("clustering: %s", chatter.getvalue().strip())
+    return hard, centroids
+
+
+def _too_little_speech(
+    embeddings: np.ndarray, active: np.ndarray, lo: int, hi: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """``(hard, centroids)`` when no embedding is reliable enough to cluster.
+
+    Every active local speaker becomes speaker 0: overlap evidence is ignored (on a window holding a second
+    or two of speech, segmentation-3.0 often hears a single voice as two). Speaker-count hints that ask for
+    more are still honoured from the short embeddings (:func:`enforce_bounds`), but no centroid is kept: it
+    would not be reliable enough to name a voice. ``centroids`` has no rows.
+    """
+    hard = np.where(active, 0, -2)
+    if lo > 1:
+        hard, _ = enforce_bounds(hard, np.zeros((1, embeddings.shape[-1])), embeddings, active, lo, hi)
+    return hard, np.empty((0, embeddings.shape[-1]), dtype=np.float32)
 
 
 def overlap_speakers(count: SlidingWindowFeature, evidence: float) -> int:

@@ -8,8 +8,9 @@ The rules, each tuned through :class:`AssignOptions`:
    overlaps no exclusive turn but does overlap overlap-aware turns takes the speaker it overlaps most there.
    A zero-length word takes the speaker of the turn containing its instant (``start <= t < end``,
    exclusive view first). A word in no turn at all takes the speaker of the nearest turn when the gap is at
-   most ``nearest_tolerance`` (on a tie, the turn that ends before the word wins); beyond that its speaker
-   is ``None``.
+   most ``nearest_tolerance`` (on a tie, the turn that ends before the word wins); beyond that it takes the
+   diarization's only speaker when there is exactly one (``single_speaker_fallback``), else its speaker is
+   ``None``.
 2. **Overlap marking.** ``Word.overlap`` is set when at least ``overlap_fraction`` of the word lies where two
    or more speakers talk at once according to the overlap-aware turns (a zero-length word: when its instant
    does).
@@ -28,6 +29,13 @@ The rules, each tuned through :class:`AssignOptions`:
    joins the word texts following Whisper's convention (a word carries its leading space), see
    :func:`join_words`.
 
+6. **No speaker at all.** When the diarization has no speaker but the transcript has words (the speaker stage
+   heard no speech where the ASR did), one speaker, ``SPEAKER_00``, is assumed (``single_speaker_fallback``):
+   it gets one turn per run of words without a pause of ``sentence_pause`` or more (first word start to last
+   word end; a segment without word timings counts as one word), in both views, and the diarization's
+   ``note`` says so. :attr:`Attribution.diarization` is the diarization the words were attributed against,
+   these turns included; outputs take their turns and speakers from it.
+
 The inputs are never modified: words and segments are new frozen records (``dataclasses.replace``).
 """
 
@@ -43,6 +51,7 @@ from diarize.errors import ConfigError
 from diarize.types import Diarization, Segment, Span, SpeakerTurn, Transcript, Word
 
 __all__ = [
+    "ASSUMED_SPEAKER",
     "AssignOptions",
     "Attribution",
     "AttributionStats",
@@ -55,6 +64,9 @@ logger = logging.getLogger(__name__)
 
 _CLOSERS = "\"'”’)]}»」』"
 _DEFAULT_ABBREVIATIONS = frozenset({"mr.", "mrs.", "ms.", "dr.", "prof.", "st.", "vs.", "e.g.", "i.e."})
+
+ASSUMED_SPEAKER = "SPEAKER_00"
+"""The label of the speaker rule 6 assumes."""
 
 
 @dataclass(frozen=True)
@@ -87,6 +99,11 @@ class AssignOptions:
     """A run lying in one turn of its own speaker at least this long (s) is a real interjection: never
     smoothed."""
 
+    single_speaker_fallback: bool = True
+    """With exactly one speaker, a word beyond ``nearest_tolerance`` of every turn still takes it; with none
+    and words present, one speaker is assumed with turns covering the words (rule 6). False: such words get
+    no speaker."""
+
     def __post_init__(self) -> None:
         object.__setattr__(self, "abbreviations", frozenset(a.strip().lower() for a in self.abbreviations))
         for name in ("nearest_tolerance", "sentence_pause", "smooth_max_duration", "smooth_keep_turn"):
@@ -112,6 +129,8 @@ class AttributionStats:
     """Words that lie (at least partly) in a turn."""
     nearest: int = 0
     """Words in no turn that took the nearest turn within the tolerance."""
+    sole: int = 0
+    """Words beyond the tolerance that took the diarization's only speaker."""
     unassigned: int = 0
     """Words left without a speaker."""
     overlap: int = 0
@@ -124,6 +143,7 @@ class AttributionStats:
             "words": self.words,
             "in_turn": self.in_turn,
             "nearest": self.nearest,
+            "sole": self.sole,
             "unassigned": self.unassigned,
             "overlap": self.overlap,
             "smoothed": self.smoothed,
@@ -132,9 +152,11 @@ class AttributionStats:
 
 @dataclass(frozen=True)
 class Attribution:
-    """The result of :func:`attribute`: single-speaker sentence segments, in transcript order, and counts."""
+    """The result of :func:`attribute`: single-speaker sentence segments, in transcript order, the diarization
+    they were attributed against (the input's, or the assumed speaker's of rule 6), and counts."""
 
     segments: tuple[Segment, ...]
+    diarization: Diarization
     stats: AttributionStats = field(default_factory=AttributionStats)
 
     @property
@@ -256,7 +278,7 @@ def _context(diarization: Diarization, options: AssignOptions) -> _Context:
 
 
 def _choose_speaker(start: float, end: float, ctx: _Context) -> tuple[str | None, str]:
-    """The speaker of ``[start, end)`` and the rule that chose it: ``turn``, ``nearest`` or ``none``."""
+    """The speaker of ``[start, end)`` and the rule that chose it: ``turn``, ``nearest``, ``sole`` or ``none``."""
     if not ctx.labels:
         return None, "none"
     primary = ctx.primary.overlap(start, end)
@@ -275,6 +297,8 @@ def _choose_speaker(start: float, end: float, ctx: _Context) -> tuple[str | None
     found = ctx.secondary.nearest(start, end, ctx.options.nearest_tolerance)
     if found is not None:
         return ctx.labels[found[1]], "nearest"
+    if ctx.options.single_speaker_fallback and len(ctx.labels) == 1:
+        return ctx.labels[0], "sole"
     return None, "none"
 
 
@@ -399,8 +423,10 @@ def attribute(
     """Give every word of ``transcript`` a speaker from ``diarization`` and group the words into
     single-speaker sentence segments (rules in the module docstring). Neither input is modified."""
     options = options or AssignOptions()
+    if options.single_speaker_fallback and not (diarization.speakers or diarization.turns):
+        diarization = _assume_speaker(transcript, diarization, options)
     ctx = _context(diarization, options)
-    counts = dict.fromkeys(("turn", "nearest", "none", "overlap", "smoothed"), 0)
+    counts = dict.fromkeys(("turn", "nearest", "sole", "none", "overlap", "smoothed"), 0)
     segments: list[Segment] = []
     pending: list[Word] = []
     for seg in transcript.segments:
@@ -413,12 +439,41 @@ def attribute(
         segments.append(replace(seg, speaker=speaker))
     segments += _flush(pending, ctx, counts)
     stats = AttributionStats(
-        words=counts["turn"] + counts["nearest"] + counts["none"],
+        words=counts["turn"] + counts["nearest"] + counts["sole"] + counts["none"],
         in_turn=counts["turn"],
         nearest=counts["nearest"],
+        sole=counts["sole"],
         unassigned=counts["none"],
         overlap=counts["overlap"],
         smoothed=counts["smoothed"],
     )
     logger.debug("attributed words: %s", stats.to_dict())
-    return Attribution(segments=tuple(segments), stats=stats)
+    return Attribution(segments=tuple(segments), diarization=diarization, stats=stats)
+
+
+def _assume_speaker(transcript: Transcript, diarization: Diarization, options: AssignOptions) -> Diarization:
+    """Rule 6: ``diarization`` (which has no speaker) with one speaker whose turns cover the transcript."""
+    spans = sorted(
+        [(w.start, w.end) for w in transcript.words]
+        + [(s.start, s.end) for s in transcript.segments if not s.words]
+    )
+    if not spans:
+        return diarization
+    runs: list[tuple[float, float]] = []
+    for start, end in spans:
+        if runs and start - runs[-1][1] < options.sentence_pause:
+            runs[-1] = (runs[-1][0], max(runs[-1][1], end))
+        else:
+            runs.append((start, end))
+    turns = tuple(SpeakerTurn(start, end, ASSUMED_SPEAKER) for start, end in runs if end > start)
+    words = len(transcript.words)
+    note = f"the speaker stage heard no speech; one speaker assumed for {words} word{'' if words == 1 else 's'}"
+    logger.info("%s", note)
+    return replace(
+        diarization,
+        turns=turns,
+        exclusive=turns,
+        speakers=(ASSUMED_SPEAKER,),
+        centroids={},
+        note="; ".join(n for n in (diarization.note, note) if n),
+    )

@@ -52,9 +52,12 @@ class ClusteredSpeakers:
 
     activations: np.ndarray  # shape: (num_frames, num_clusters), summed window votes
     count: np.ndarray  # shape: (num_frames,), speakers talking at once
-    centroids: np.ndarray  # shape: (num_clusters, dimension), mean raw embedding
+    # shape: (num_clusters, dimension), mean raw embedding of each cluster. A cluster without a finite row
+    # (fewer rows than clusters; no rows when no embedding was reliable enough to cluster) has no centroid.
+    centroids: np.ndarray
     grid: FrameGrid
     min_speakers: int  # the fewest speakers the output must show (hints and overlap evidence)
+    embedded: bool = True  # False: no embedding was reliable enough to cluster (too little speech)
 
 
 def top_speakers(activations: np.ndarray, count: np.ndarray) -> np.ndarray:

@@ -9,7 +9,12 @@ pyannote.audio's diarization recipe, run on models passed in (no loading, no fil
 3. **clustering** — agglomerative clustering of the embeddings links local speakers across windows into
    global speakers; speaker-count hints are enforced here;
 4. **turns** — the clustered activity is stitched on the segmentation frame grid (about 17 ms) into the
-   overlap-aware turns and the one-speaker-at-a-time exclusive view (:mod:`diarize.speaker_turns`).
+   overlap-aware turns and the one-speaker-at-a-time exclusive view (:mod:`diarize.speaker_turns`);
+5. **too little speech** — when no local speaker talks alone long enough for a reliable embedding (2 s in
+   one window: never in a clip shorter than 2 s, often not in one of 2–3 s), voices cannot be told apart:
+   all the speech is one speaker (more only when speaker-count hints ask for them), with no centroid, and
+   ``Diarization.note`` says so. A speaker whose centroid is missing or not finite gets none in
+   ``Diarization.centroids``.
 
 Embeddings take most of the time (about 80 %): each second of speech is embedded ``10 / step`` times.
 """
@@ -309,14 +314,36 @@ def _build(clustered: ClusteredSpeakers, duration: float, options: SpeakerOption
     exclusive_turns = tuple(
         SpeakerTurn(start=s, end=e, speaker=names[k]) for s, e, k in raw_exclusive if k in names
     )
-    vectors = {}
-    for k, name in names.items():
-        vector = clustered.centroids[k].astype(np.float32)
-        vectors[name] = vector / max(float(np.linalg.norm(vector)), 1e-12)
+    vectors = {name: v for k, name in names.items() if (v := _unit(clustered.centroids, k)) is not None}
+    note = _embedding_note(clustered.embedded, names, vectors, exclusive_turns)
+    if note:
+        logger.info("%s", note)
     return Diarization(
         turns=turns,
         exclusive=exclusive_turns,
         speakers=tuple(names.values()),  # insertion order: first appearance
         centroids=vectors,
         embedding_model=options.embedding_model,
+        note=note,
     )
+
+
+def _embedding_note(
+    embedded: bool, names: dict[int, str], vectors: dict[str, np.ndarray], exclusive: tuple[SpeakerTurn, ...]
+) -> str:
+    """What the provenance says about speakers without a centroid (empty when every speaker has one)."""
+    if not embedded and names:
+        seconds = sum(t.duration for t in exclusive)  # the exclusive view never counts a second twice
+        assumed = "one speaker assumed" if len(names) == 1 else f"{len(names)} speakers as asked, without embeddings"
+        return f"too little speech to embed reliably ({seconds:.1f} s); {assumed}"
+    missing = [name for name in names.values() if name not in vectors]
+    return f"no usable embedding for {', '.join(missing)}" if missing else ""
+
+
+def _unit(centroids: np.ndarray, k: int) -> np.ndarray | None:
+    """Cluster ``k``'s centroid L2-normalised (float32), or ``None`` when it has none that is finite."""
+    if k >= len(centroids):
+        return None
+    vector = np.asarray(centroids[k], dtype=np.float32)
+    norm = float(np.linalg.norm(vector)) if np.isfinite(vector).all() else 0.0
+    return vector / norm if norm > 1e-12 else None

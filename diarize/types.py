@@ -312,7 +312,9 @@ class Diarization:
 
     ``turns`` is overlap-aware (overlapping speech gives overlapping turns); ``exclusive`` is the
     one-speaker-at-a-time view used to attribute words. ``centroids`` holds one L2-normalised embedding per
-    speaker, from ``embedding_model``. Labels are ``SPEAKER_00``, ``SPEAKER_01``… in order of first appearance.
+    speaker that has one (a speaker heard too briefly for a reliable embedding has none), from
+    ``embedding_model``. Labels are ``SPEAKER_00``, ``SPEAKER_01``… in order of first appearance. ``note`` says
+    why a speaker was assumed or left without a centroid (too little speech to embed…); empty otherwise.
     """
 
     turns: tuple[SpeakerTurn, ...]
@@ -320,6 +322,7 @@ class Diarization:
     speakers: tuple[str, ...]
     centroids: Mapping[str, np.ndarray] = field(default_factory=dict)  # each shape: (dimension,)
     embedding_model: str = ""
+    note: str = ""
 
 
 @dataclass(frozen=True)

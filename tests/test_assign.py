@@ -80,14 +80,25 @@ def test_nearest_tie_prefers_the_turn_before() -> None:
 
 
 def test_word_beyond_tolerance_gets_no_speaker() -> None:
-    d = diarization(turns((0.0, 9.0, "A")))
+    d = diarization(turns((0.0, 4.0, "A"), (4.0, 9.0, "B")))
     t = transcript((10.0, 10.5, " far"))
     out = attribute(t, d)
     assert speakers_of(out.segments) == [None]
     assert out.segments[0].speaker is None
     assert out.stats.unassigned == 1
     wider = attribute(t, d, AssignOptions(nearest_tolerance=1.0))
-    assert speakers_of(wider.segments) == ["A"]
+    assert speakers_of(wider.segments) == ["B"]
+
+
+def test_word_beyond_tolerance_takes_the_only_speaker() -> None:
+    d = diarization(turns((0.0, 9.0, "A")))
+    t = transcript((10.0, 10.5, " far"), (10.6, 11.0, " away"))
+    out = attribute(t, d)
+    assert speakers_of(out.segments) == ["A", "A"]
+    assert (out.stats.sole, out.stats.unassigned, out.stats.words) == (2, 0, 2)
+    assert out.diarization is d
+    off = attribute(t, d, AssignOptions(single_speaker_fallback=False))
+    assert speakers_of(off.segments) == [None, None]
 
 
 def test_zero_length_word_inside_a_turn() -> None:
@@ -99,9 +110,45 @@ def test_zero_length_word_inside_a_turn() -> None:
     assert speakers_of(attribute(transcript((1.0, 1.0, " edge")), d).segments) == ["B"]
 
 
-def test_no_diarization_leaves_words_without_speaker() -> None:
-    out = attribute(transcript((0.0, 0.5, " hi")), Diarization(turns=(), exclusive=(), speakers=()))
+def test_words_without_any_speaker_turn_get_one_assumed_speaker() -> None:
+    t = transcript((0.2, 0.5, " hi"), (0.6, 0.9, " there"), (2.5, 2.8, " again"), (2.8, 2.8, " now"))
+    empty = Diarization(turns=(), exclusive=(), speakers=(), embedding_model="campplus")
+    out = attribute(t, empty)
+    assert speakers_of(out.segments) == ["SPEAKER_00"] * 4
+    assert {s.speaker for s in out.segments} == {"SPEAKER_00"}
+    assumed = out.diarization
+    assert assumed.speakers == ("SPEAKER_00",)
+    # one turn per run of words without a pause of sentence_pause (1 s) or more, in both views
+    assert [(x.start, x.end, x.speaker) for x in assumed.turns] == [(0.2, 0.9, "SPEAKER_00"), (2.5, 2.8, "SPEAKER_00")]
+    assert assumed.exclusive == assumed.turns
+    assert assumed.centroids == {} and assumed.embedding_model == "campplus"
+    assert assumed.note == "the speaker stage heard no speech; one speaker assumed for 4 words"
+    # the instant 2.8 s lies at the half-open end of its run's turn: the nearest turn's speaker
+    assert (out.stats.in_turn, out.stats.nearest, out.stats.unassigned) == (3, 1, 0)
+    assert empty.turns == () and empty.note == ""  # the input is not modified
+
+
+def test_assumed_speaker_covers_a_segment_without_word_timings() -> None:
+    t = Transcript(segments=(Segment(1.0, 2.0, "hello"),), language="en")
+    out = attribute(t, Diarization(turns=(), exclusive=(), speakers=()))
+    assert out.segments[0].speaker == "SPEAKER_00"
+    assert [(x.start, x.end) for x in out.diarization.turns] == [(1.0, 2.0)]
+
+
+def test_no_words_and_no_speaker_stay_empty() -> None:
+    empty = Diarization(turns=(), exclusive=(), speakers=())
+    out = attribute(Transcript(segments=(), language="en"), empty)
+    assert out.segments == () and out.diarization is empty
+
+
+def test_no_diarization_leaves_words_without_speaker_when_the_fallback_is_off() -> None:
+    out = attribute(
+        transcript((0.0, 0.5, " hi")),
+        Diarization(turns=(), exclusive=(), speakers=()),
+        AssignOptions(single_speaker_fallback=False),
+    )
     assert speakers_of(out.segments) == [None]
+    assert out.diarization.speakers == ()
 
 
 def test_exclusive_missing_falls_back_to_turns() -> None:
@@ -243,7 +290,7 @@ def test_smoothing_needs_the_same_speaker_on_both_sides() -> None:
 
 def test_word_without_speaker_inside_a_sentence_is_smoothed() -> None:
     # a hole in the diarization around "that" (0.1 s from both turns, beyond a 0.05 s tolerance)
-    d = diarization(turns((0.0, 0.5, "A"), (1.0, 2.0, "A")))
+    d = diarization(turns((0.0, 0.5, "A"), (1.0, 2.0, "A"), (5.0, 6.0, "B")))
     out = attribute(transcript(*SENTENCE), d, AssignOptions(nearest_tolerance=0.05))
     assert [(s.speaker, s.text) for s in out.segments] == [("A", "I think that we go.")]
     assert (out.stats.unassigned, out.stats.smoothed) == (1, 1)

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import hashlib
+import warnings
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pytest
@@ -20,6 +22,9 @@ from diarize.speaker_turns import (
 )
 from diarize.speakers import SpeakerModels, SpeakerOptions, _build, diarize
 from diarize.types import Audio, Diarization, MediaInfo
+
+if TYPE_CHECKING:
+    from diarize._pyannote import SpeakerFrames
 
 # ----------------------------------------------------------------------------------------------------
 # options
@@ -173,6 +178,86 @@ def test_enforce_bounds_reclusters_with_one_cluster_per_window_speaker() -> None
     # already within bounds: left alone
     same, _ = enforce_bounds(merged, np.zeros((2, 4)), embeddings, active, lo=1, hi=4)
     np.testing.assert_array_equal(same, merged)
+
+
+def test_build_gives_no_embedding_to_a_speaker_without_a_finite_centroid() -> None:
+    active = np.zeros((30, 2), dtype=bool)
+    active[2:10, 0] = True
+    active[12:20, 1] = True
+    centroids = np.array([[3.0, 4.0], [np.nan, 1.0]])
+    clustered = ClusteredSpeakers(active * 1.0, active.sum(axis=1), centroids, GRID, min_speakers=1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        result = _build(clustered, duration=3.0, options=SpeakerOptions())
+    assert result.speakers == ("SPEAKER_00", "SPEAKER_01")
+    assert set(result.centroids) == {"SPEAKER_00"}
+    assert result.note == "no usable embedding for SPEAKER_01"
+    # fewer centroid rows than clusters: the clusters without one get none
+    short = ClusteredSpeakers(active * 1.0, active.sum(axis=1), centroids[:1], GRID, min_speakers=1)
+    assert set(_build(short, duration=3.0, options=SpeakerOptions()).centroids) == {"SPEAKER_00"}
+    complete = ClusteredSpeakers(active * 1.0, active.sum(axis=1), centroids[[0, 0]], GRID, min_speakers=1)
+    assert _build(complete, duration=3.0, options=SpeakerOptions()).note == ""
+
+
+_FRAME_DURATION, _FRAME_STEP = 0.0619375, 0.016875  # segmentation-3.0's output frames (s)
+
+
+def _one_window(spans: dict[int, tuple[int, int]]) -> SpeakerFrames:
+    """Segmentation of one 10 s window (a short clip is padded to one): local speaker → active frames."""
+    from pyannote.core import SlidingWindow, SlidingWindowFeature
+
+    from diarize._pyannote import SpeakerFrames
+
+    scores = np.zeros((1, 589, 3), dtype=np.float32)  # shape: (num_chunks, num_frames, local_speakers)
+    for k, (first, stop) in spans.items():
+        scores[0, first:stop, k] = 1.0
+    chunks = SlidingWindowFeature(scores, SlidingWindow(start=0.0, duration=10.0, step=2.0))
+    frames = SlidingWindow(start=0.0, duration=_FRAME_DURATION, step=_FRAME_STEP)
+    count = SlidingWindowFeature(scores[0].sum(axis=1, keepdims=True), frames)
+    return SpeakerFrames(segmentations=chunks, binarized=chunks, count=count)
+
+
+def _cluster_one_window(frames: SpeakerFrames, options: SpeakerOptions, duration: float) -> Diarization:
+    from diarize._pyannote import make_clustering, run_clustering
+
+    embeddings = np.full((1, 3, 8), np.nan)  # shape: (num_chunks, local_speakers, dimension)
+    active = frames.binarized.data.sum(axis=1)[0] > 0
+    embeddings[0, active] = np.random.default_rng(0).normal(size=(int(active.sum()), 8))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        clustered = run_clustering(make_clustering(options, 8), frames, embeddings, options)
+        return _build(clustered, duration, options)
+
+
+@pytest.mark.parametrize("clustering", ["agglomerative", "vbx"])
+def test_too_little_speech_to_embed_gives_one_speaker_without_embedding(clustering: str) -> None:
+    # 1.2 s of speech, two local speakers that overlap for 0.85 s: nobody talks alone for 20 % of the window,
+    # the share pyannote needs to trust an embedding, and the overlap alone must not split the voice
+    frames = _one_window({0: (0, 70), 1: (10, 60)})
+    options = SpeakerOptions(clustering=clustering, overlap_evidence=0.5)
+    diarization = _cluster_one_window(frames, options, duration=1.2)
+    assert diarization.speakers == ("SPEAKER_00",)
+    assert {t.speaker for t in diarization.turns} == {"SPEAKER_00"}
+    assert diarization.turns[-1].end == pytest.approx(1.2)
+    assert diarization.centroids == {}
+    assert diarization.note == "too little speech to embed reliably (1.2 s); one speaker assumed"
+
+
+def test_too_little_speech_still_honours_a_speaker_count_hint() -> None:
+    frames = _one_window({0: (0, 70), 1: (10, 60)})
+    diarization = _cluster_one_window(frames, SpeakerOptions(min_speakers=2), duration=1.2)
+    assert diarization.speakers == ("SPEAKER_00", "SPEAKER_01")
+    assert diarization.centroids == {}
+    assert "too little speech to embed reliably" in diarization.note and "2 speakers" in diarization.note
+
+
+def test_enough_speech_alone_is_clustered_and_keeps_its_centroid() -> None:
+    frames = _one_window({0: (0, 300)})  # 5 s alone: half the window
+    diarization = _cluster_one_window(frames, SpeakerOptions(), duration=5.0)
+    assert diarization.speakers == ("SPEAKER_00",)
+    assert set(diarization.centroids) == {"SPEAKER_00"}
+    assert np.linalg.norm(diarization.centroids["SPEAKER_00"]) == pytest.approx(1.0)
+    assert diarization.note == ""
 
 
 # ----------------------------------------------------------------------------------------------------
