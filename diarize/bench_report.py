@@ -10,6 +10,9 @@ JSON schema ``diarize-bench/1`` (times in seconds, memory in bytes, ``null`` whe
     pipeline          name, description, config_hash (diarize.config.config_hash), parallel, models
     options           repeat, baseline, long_minutes, threads, warmup_seconds, collars, collar_convention
     load              {"models.<pass or baseline>" | "warmup.<pass or baseline>": COST}
+    baseline_errors   {baseline name: why its child process failed, one line}: e.g. "killed by SIGILL (its
+                      compiled code needs a newer CPU)"; {} when all ran. A failed baseline is missing from
+                      the files' baselines from the file it died on; its ratios and DER are null there
     files[]           path, duration_s,
                       sequential PASS, configured PASS (with "same_as_sequential": true when not parallel),
                       baselines {senko | faster-whisper | openai-whisper: COST + detail},
@@ -26,8 +29,9 @@ JSON schema ``diarize-bench/1`` (times in seconds, memory in bytes, ``null`` whe
            in the aggregate {files, scores}
     COMPONENTS  {total_s, missed_s, false_alarm_s, confusion_s} (pyannote.metrics, overlap scored)
 
-Peak RSS is the whole process's (models of earlier work stay loaded: baselines run last, after ours, so
-ours never carries their models); ``rss_before_bytes`` shows what was resident when the work started.
+Peak RSS is the whole process's: for ours, the bench process (models of earlier passes stay loaded); for a
+baseline, its own child process (the interpreter and the baseline's libraries, none of ours).
+``rss_before_bytes`` shows what was resident when the work started.
 
 Ratios: ``speakers_vs_senko`` (our speaker stage, sequential pass), ``vad_asr_vs_faster-whisper`` and
 ``vad_asr_vs_openai-whisper`` (our VAD + ASR stages), ``end_to_end_vs_senko_plus_faster-whisper`` (our
@@ -220,6 +224,7 @@ def report_dict(report: BenchReport) -> dict[str, Any]:
             "collar_convention": COLLAR_CONVENTION,
         },
         "load": {name: _cost(cost, None) for name, cost in report.load.items()},
+        "baseline_errors": dict(report.baseline_errors),
         "files": [_file(f, o.collars) for f in report.files],
         "aggregate": _aggregate(report),
         "long": None
@@ -332,8 +337,10 @@ def _baseline_table(data: Mapping[str, Any]) -> list[str]:
         rows.append([label, *walls, *(_num(r.get(k)) for k in keys)])
     header = ["file", "senko s", "f-whisper s", "o-whisper s"]
     header += ["spk/senko", "asr/f-w", "asr/o-w", "e2e/(senko+f-w)"]
-    title = "Baselines, same process and decoded audio; ratio = ours / baseline wall time (< 1: ours faster)"
-    return ["", title, *grid(header, rows)]
+    title = ("Baselines, each in its own process on the same decoded audio; "
+             "ratio = ours / baseline wall time (< 1: ours faster)")
+    failed = [f"baseline {name}: {why}" for name, why in data.get("baseline_errors", {}).items()]
+    return ["", title, *grid(header, rows), *failed]
 
 
 def _der_table(data: Mapping[str, Any]) -> list[str]:

@@ -5,13 +5,24 @@ from __future__ import annotations
 import logging
 import os
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import click
 
-from diarize import __version__
-from diarize.cli_common import FORMATS_HELP, Failure, Group, model_cache
+from diarize import __version__, supervise
+from diarize.cli_common import (
+    FORMATS_HELP,
+    Failure,
+    Group,
+    Interrupts,
+    OutputGuard,
+    error_line,
+    exit_now_if_interrupted,
+    interruptible,
+    model_cache,
+)
 
 __all__ = ["cli", "main"]
 
@@ -70,38 +81,84 @@ def models_prepare(ctx: click.Context, names: tuple[str, ...]) -> None:
         click.echo(f"{name}: ready in {time.perf_counter() - start:.1f} s ({path})")
 
 
-def _process(
-    inputs: list[Path], out_dir: Path, formats: str | None, config: Any, names: dict[str, str],
-    features: bool = False, namer: Any = None,
-) -> None:
-    """Run the pipeline on each input and write its outputs; one status line per file."""
-    from diarize.pipeline import Models, run
-    from diarize.profiling import Meter
-    from diarize.progress import ProgressLine
-    from diarize.writers import prepare_out_dir, rename_speakers, resolve_formats, write
+@dataclass(frozen=True)
+class _Plan:
+    """What ``run`` and ``demo`` do with every input: where and how its outputs are written."""
 
-    chosen = resolve_formats(formats or config.output.formats)
-    stems = [p.stem for p in inputs]
-    clash = sorted({s for s in stems if stems.count(s) > 1})
-    if clash:
-        raise click.UsageError(f"several inputs would write {clash[0]}.*: run them into different -o folders")
-    prepare_out_dir(out_dir)
-    models = Models(model_cache(click.get_current_context()))
+    out_dir: Path
+    formats: tuple[str, ...]
+    config: Any
+    names: dict[str, str]
+    features: bool = False
+    namer: Any = None
+
+
+def _process(inputs: list[Path], plan: _Plan, interrupts: Interrupts) -> int:
+    """Run the pipeline on each input and write its outputs: one status line per file on stdout, one error line
+    per failed file on stderr (the others are still processed). Returns the number of inputs that failed.
+
+    An input that fails or is interrupted leaves no output behind; the outputs of finished inputs stay.
+    """
+    from diarize.errors import InputError, OutputError
+    from diarize.pipeline import Models
+    from diarize.progress import ProgressLine
+    from diarize.writers import prepare_out_dir
+
+    prepare_out_dir(plan.out_dir)
+    outputs = OutputGuard(plan.out_dir)
     progress = ProgressLine()
+    interrupts.on_exit(progress.clear)
+    interrupts.on_exit(outputs.rollback)
+    models = Models(model_cache(click.get_current_context()))
+    failed = 0
     for index, path in enumerate(inputs, start=1):
+        interrupts.check()
         progress.set_label(f"[{index}/{len(inputs)}] {path.name}")
-        meter = Meter()
         try:
-            media = _decode_for_features(path, meter) if features else path
-            result = run(media, config, models=models, hook=progress, meter=meter)
-        finally:
-            progress.close()
-        result = namer(result) if namer is not None else rename_speakers(result, names)
-        written = write(result, chosen, out_dir, config.output.writers, stem=path.stem)
-        if not isinstance(media, Path):
-            written.append(_save_features(media, models, config, out_dir / path.stem))
-        click.echo(f"{path}: {len(result.speakers)} speakers, {len(result.words)} words -> "
-                   + ", ".join(str(p) for p in written))
+            line = _process_one(path, plan, models, progress, interrupts)
+        except (InputError, OutputError) as exc:
+            outputs.rollback()
+            failed += 1
+            click.echo(error_line(str(exc)), err=True)
+            continue
+        except BaseException:
+            outputs.rollback()
+            raise
+        outputs.commit()
+        click.echo(line)
+    return failed
+
+
+def _finish(total: int, failed: int) -> None:
+    """Exit status 1 when any input failed, after a summary line when there were several."""
+    if not failed:
+        return
+    if total > 1:
+        click.echo(f"diarize: {total - failed} of {total} inputs done, {failed} failed", err=True)
+    raise click.exceptions.Exit(1)
+
+
+def _process_one(path: Path, plan: _Plan, models: Any, progress: Any, interrupts: Interrupts) -> str:
+    """Process and write one input; its status line."""
+    from diarize.pipeline import run
+    from diarize.profiling import Meter
+    from diarize.writers import rename_speakers, write
+
+    meter = Meter()
+    try:
+        media = _decode_for_features(path, meter) if plan.features else path
+        result = run(media, plan.config, models=models, hook=progress, meter=meter, cancel=interrupts.event)
+    except BaseException:
+        progress.clear()
+        raise
+    progress.close()
+    result = plan.namer(result) if plan.namer is not None else rename_speakers(result, plan.names)
+    written = write(result, plan.formats, plan.out_dir, plan.config.output.writers, stem=path.stem)
+    if plan.features:
+        interrupts.check()
+        written.append(_save_features(media, models, plan.config, plan.out_dir / path.stem))
+    return (f"{path}: {len(result.speakers)} speakers, {len(result.words)} words -> "
+            + ", ".join(str(p) for p in written))
 
 
 def _decode_for_features(path: Path, meter: Any) -> Any:
@@ -123,7 +180,7 @@ def _save_features(audio: Any, models: Any, config: Any, out_stem: Path) -> Path
 
 @cli.command("run")
 @click.argument("inputs", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option("-o", "--output", "out_dir", required=True, type=click.Path(path_type=Path, file_okay=False),
+@click.option("-o", "--output", "out_dir", required=True, type=click.Path(path_type=Path), metavar="DIRECTORY",
               help="Folder for the outputs: OUT/<stem>.<ext>.")
 @click.option("-f", "--formats", help=FORMATS_HELP)
 @click.option("--pipeline", "pipeline_name", default=None,
@@ -168,26 +225,64 @@ def run_command(
     embed_media: bool,
 ) -> None:
     """Transcribe INPUTS (audio or video files) and tell who spoke when."""
+    with interruptible() as interrupts:
+        if num_speakers is not None and (min_speakers is not None or max_speakers is not None):
+            raise click.UsageError("give --num-speakers or --min-speakers/--max-speakers, not both")
+        if min_speakers is not None and max_speakers is not None and min_speakers > max_speakers:
+            raise click.UsageError(f"--min-speakers {min_speakers} is larger than --max-speakers {max_speakers}")
+        from diarize.config import load_pipeline
+        from diarize.writers import parse_speaker_names, resolve_formats
+
+        names = parse_speaker_names(speaker_names or "")
+        config = load_pipeline(pipeline_name).with_hints(
+            num_speakers=num_speakers, min_speakers=min_speakers, max_speakers=max_speakers,
+            language=language, asr_backend=asr_backend, model_size=model_size,
+        )
+        if embed_media:
+            config = _with_embedded_media(config)
+        _check_out_dir(out_dir)
+        _check_stems(inputs)
+        chosen = resolve_formats(formats or config.output.formats)
+        usable, infos = _probe_all(inputs)  # every input is checked before any model is loaded
+        _check_frames_inputs(infos, chosen)
+        failed = len(inputs) - len(usable)
+        if usable:
+            namer = _voice_namer(voices_dir, speaker_voices, voice_threshold, config, names)
+            plan = _Plan(out_dir, tuple(chosen), config, names, features=features, namer=namer)
+            failed += _process(usable, plan, interrupts)
+        _finish(len(inputs), failed)
+
+
+def _check_out_dir(out_dir: Path) -> None:
+    """``-o`` must name a folder (it is created if missing): an existing file is an error."""
+    from diarize.errors import OutputError
+
+    if out_dir.exists() and not out_dir.is_dir():
+        raise OutputError(f"{out_dir}: output path exists and is not a folder; choose another -o")
+
+
+def _check_stems(inputs: tuple[Path, ...]) -> None:
+    stems = [p.stem for p in inputs]
+    clash = sorted({s for s in stems if stems.count(s) > 1})
+    if clash:
+        raise click.UsageError(f"several inputs would write {clash[0]}.*: run them into different -o folders")
+
+
+def _probe_all(inputs: tuple[Path, ...]) -> tuple[list[Path], list[Any]]:
+    """The inputs that can be used and their :class:`~diarize.types.MediaInfo`; one error line for each
+    input that cannot (missing, empty, not media, truncated...), printed before any work starts."""
     from diarize.audio import probe
-    from diarize.config import load_pipeline
+    from diarize.errors import MediaError
 
-    if num_speakers is not None and (min_speakers is not None or max_speakers is not None):
-        raise click.UsageError("give --num-speakers or --min-speakers/--max-speakers, not both")
-    if min_speakers is not None and max_speakers is not None and min_speakers > max_speakers:
-        raise click.UsageError(f"--min-speakers {min_speakers} is larger than --max-speakers {max_speakers}")
-    from diarize.writers import parse_speaker_names
-
-    names = parse_speaker_names(speaker_names or "")
-    config = load_pipeline(pipeline_name).with_hints(
-        num_speakers=num_speakers, min_speakers=min_speakers, max_speakers=max_speakers,
-        language=language, asr_backend=asr_backend, model_size=model_size,
-    )
-    if embed_media:
-        config = _with_embedded_media(config)
-    infos = [probe(path) for path in inputs]  # every input is checked before any work starts
-    _check_frames_inputs(infos, formats or config.output.formats)
-    namer = _voice_namer(voices_dir, speaker_voices, voice_threshold, config, names)
-    _process(list(inputs), out_dir, formats, config, names, features=features, namer=namer)
+    usable, infos = [], []
+    for path in inputs:
+        try:
+            infos.append(probe(path))
+        except MediaError as exc:
+            click.echo(error_line(str(exc)), err=True)
+            continue
+        usable.append(path)
+    return usable, infos
 
 
 def _voice_namer(voices_dir: str | None, specs: tuple[str, ...], threshold: float | None, config: Any,
@@ -235,8 +330,8 @@ def _check_frames_inputs(infos: list[Any], formats: Any) -> None:
 
 
 @cli.command("demo")
-@click.option("-o", "--output", "out_dir", default="demo-out", show_default=True,
-              type=click.Path(path_type=Path, file_okay=False), help="Folder for the outputs.")
+@click.option("-o", "--output", "out_dir", default="demo-out", show_default=True, metavar="DIRECTORY",
+              type=click.Path(path_type=Path), help="Folder for the outputs.")
 @click.option("-f", "--formats", default="all", show_default=True, help=FORMATS_HELP)
 def demo_command(out_dir: Path, formats: str) -> None:
     """Run the default pipeline on the sample meeting that ships with pyannote.audio; the HTML transcript
@@ -244,13 +339,17 @@ def demo_command(out_dir: Path, formats: str) -> None:
     import importlib.util
 
     from diarize.config import load_pipeline
+    from diarize.writers import resolve_formats
 
-    spec = importlib.util.find_spec("pyannote.audio")
-    locations = list(spec.submodule_search_locations or []) if spec else []
-    sample = Path(locations[0] if locations else ".") / "sample" / "sample.wav"
-    if not sample.is_file():
-        raise Failure(f"{sample}: pyannote.audio's sample recording is missing; reinstall pyannote.audio")
-    _process([sample], out_dir, f"{formats},html", load_pipeline(), {})
+    with interruptible() as interrupts:
+        spec = importlib.util.find_spec("pyannote.audio")
+        locations = list(spec.submodule_search_locations or []) if spec else []
+        sample = Path(locations[0] if locations else ".") / "sample" / "sample.wav"
+        if not sample.is_file():
+            raise Failure(f"{sample}: pyannote.audio's sample recording is missing; reinstall pyannote.audio")
+        _check_out_dir(out_dir)
+        chosen = resolve_formats(f"{formats},html")
+        _finish(1, _process([sample], _Plan(out_dir, tuple(chosen), load_pipeline(), {}), interrupts))
     click.echo(f"outputs are in {out_dir.resolve()}")
     click.echo(f"transcript viewer: {(out_dir / f'{sample.stem}.html').resolve()}")
 
@@ -259,10 +358,17 @@ def main() -> None:
     """Entry point of the ``diarize`` console script.
 
     OpenMP threads that spin while waiting slow PyTorch and CTranslate2 down 5-10x when both share the CPU;
-    the policy must be set before either library loads, so the program (not the library) sets it here.
+    the policy must be set before either library loads, so the program (not the library) sets it here. An
+    interrupted command leaves without the interpreter's slow shutdown (its clean-ups are done by then); the
+    commands that stop on a signal run under a supervisor process (:mod:`diarize.supervise`).
     """
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-    cli(prog_name="diarize")
+    with supervise.enabled():
+        try:
+            cli(prog_name="diarize")
+        except SystemExit as exc:
+            exit_now_if_interrupted(exc.code)
+            raise
 
 
 def _register() -> None:

@@ -92,8 +92,11 @@ BATCH_SOME_FAILED = 3
               help="Seconds one attempt on one file may take. [default: no limit]")
 @click.option("--archive-max-members", type=click.IntRange(min=1), default=10_000, show_default=True,
               help="Most members one archive may hold.")
-@click.option("--archive-max-mib", type=click.IntRange(min=1), default=20 * 1024, show_default=True,
-              help="Most MiB one archive may unpack to.")
+@click.option("--archive-max-mib", type=click.IntRange(min=1), default=1024, show_default=True,
+              help="Most MiB one archive member may unpack to (members are unpacked one per busy worker, "
+                   "only while processed).")
+@click.option("--archive-total-mib", type=click.IntRange(min=1), default=20 * 1024, show_default=True,
+              help="Most MiB the members of all archives of the run may unpack to together.")
 @click.pass_context
 def batch_command(
     ctx: click.Context,
@@ -111,25 +114,42 @@ def batch_command(
     timeout: float | None,
     archive_max_members: int,
     archive_max_mib: int,
+    archive_total_mib: int,
 ) -> None:
     """Process many INPUTS (files, folders, zip/tar archives) resumably: a failed file never stops the run.
 
-    Exit status: 0 when every input is done, 3 when some failed (see the summary), 1 when the run failed."""
-    from diarize.batch import ArchiveLimits, BatchOptions, run_batch
-    from diarize.config import load_pipeline
-    from diarize.writers import resolve_formats
+    Exit status: 0 when every input is done, 3 when some failed (listed on stderr), 1 when the run failed,
+    130/143 when SIGINT/SIGTERM stopped it (finished inputs are kept; run again to resume)."""
+    from diarize.batch.interrupts import BatchInterrupted, SignalStop, Stop
 
     if not inputs and input_list is None:
         raise click.UsageError("give INPUT paths, --manifest FILE, or both")
-    limits = ArchiveLimits(max_members=archive_max_members, max_total_bytes=archive_max_mib * 2**20)
-    options = BatchOptions(
-        engine=engine,  # type: ignore[arg-type]
-        workers=workers, address=address, retries=retries, timeout=timeout, resume=resume, force=force,
-        formats=resolve_formats(formats) if formats else None, archive_limits=limits,
-        cache_dir=(ctx.find_root().obj or {}).get("cache_dir"),
-    )
-    summary = run_batch(list(inputs), out_dir, load_pipeline(pipeline_name), options, input_list=input_list)
+    with SignalStop() as stop:  # a signal before or after the run proper: the same one line and status
+        try:
+            from diarize.batch import ArchiveLimits, BatchOptions, run_batch
+            from diarize.config import load_pipeline
+            from diarize.writers import resolve_formats
+
+            limits = ArchiveLimits(max_members=archive_max_members, max_member_bytes=archive_max_mib * 2**20,
+                                   max_total_bytes=archive_total_mib * 2**20)
+            options = BatchOptions(
+                engine=engine,  # type: ignore[arg-type]
+                workers=workers, address=address, retries=retries, timeout=timeout, resume=resume, force=force,
+                formats=resolve_formats(formats) if formats else None, archive_limits=limits,
+                cache_dir=(ctx.find_root().obj or {}).get("cache_dir"),
+            )
+            config = load_pipeline(pipeline_name)
+            summary = run_batch(list(inputs), out_dir, config, options, input_list=input_list)
+        except BatchInterrupted as exc:
+            click.echo(f"diarize: {exc}", err=True)
+            ctx.exit(exc.exit_status)
+        except Stop:
+            signum = stop.signum or 2
+            click.echo(f"diarize: interrupted by {BatchInterrupted.name_of(signum)}", err=True)
+            ctx.exit(128 + signum)
     click.echo(summary.format())
+    for line in summary.failure_lines():
+        click.echo(line, err=True)
     if not summary.ok:
         ctx.exit(BATCH_SOME_FAILED)
 
@@ -142,7 +162,8 @@ def batch_command(
               help="Write every measurement as JSON (schema diarize-bench/1).")
 @click.option("--baseline", is_flag=True,
               help="Also run senko's diarizer and plain faster-whisper/openai-whisper (no VAD) on the same "
-                   "audio: ratios, and DER of ours and senko where FILE's .rttm (+ .uem) lies next to it.")
+                   "audio, each in its own process (one that crashes is reported and skipped): ratios, and DER "
+                   "of ours and senko where FILE's .rttm (+ .uem) lies next to it.")
 @click.option("--long", "long_minutes", type=click.FloatRange(min=0, min_open=True), metavar="N",
               help="Also time an N-minute recording built by concatenating the FILES (scaling test).")
 @click.option("--repeat", type=click.IntRange(min=1), default=1, show_default=True,

@@ -5,7 +5,10 @@ stage do not depend on each other; with ``config.parallel`` they run side by sid
 two-core machine beats running them one after the other with two threads each (CTranslate2 and PyTorch both
 scale poorly from one thread to two on these models; see the README's measurements).
 
-Progress goes through ``hook(stage, completed, total)``; the CLI turns it into a progress bar.
+Progress goes through ``hook(stage, completed, total)``; the CLI turns it into a progress bar. Stopping: a run
+given a ``cancel`` event raises :class:`~diarize.progress.Cancelled` at the first progress report (every ASR
+window, every segmentation and embedding batch) or stage boundary after the event is set; a stage that fails
+stops the other one the same way, so that no thread goes on working for a result nobody will read.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ import logging
 import platform
 import threading
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -28,11 +31,12 @@ from diarize.config import PipelineConfig, load_pipeline
 from diarize.frames import FrameOptions, align, with_frames
 from diarize.models import ModelCache
 from diarize.profiling import Meter
+from diarize.progress import Cancelled
 from diarize.speakers import SpeakerModels, SpeakerOptions, diarize
 from diarize.types import Audio, Diarization, Provenance, Result, Transcript, VideoInfo
 from diarize.vad import detect_speech
 
-__all__ = ["Hook", "Models", "run"]
+__all__ = ["Cancelled", "Hook", "Models", "run"]
 
 logger = logging.getLogger(__name__)
 
@@ -99,6 +103,27 @@ def _no_hook(stage: str, completed: int, total: int) -> None:
     return None
 
 
+class _Stop:
+    """Stops the stages of one run: the caller's ``cancel`` event, or a stage that failed."""
+
+    def __init__(self, cancel: threading.Event | None) -> None:
+        self.cancel = cancel
+        self.failed = threading.Event()
+
+    def check(self) -> None:
+        if self.failed.is_set() or (self.cancel is not None and self.cancel.is_set()):
+            raise Cancelled()
+
+    def guard(self, hook: Hook) -> Hook:
+        """``hook`` that first raises :class:`Cancelled` when the run must stop."""
+
+        def guarded(stage: str, completed: int, total: int) -> None:
+            self.check()
+            hook(stage, completed, total)
+
+        return guarded
+
+
 def run(
     media: str | Path | Audio,
     config: PipelineConfig | None = None,
@@ -106,22 +131,26 @@ def run(
     models: Models | None = None,
     hook: Hook | None = None,
     meter: Meter | None = None,
+    cancel: threading.Event | None = None,
 ) -> Result:
     """Transcribe ``media`` and attribute every word to a speaker.
 
     ``media`` is a path (decoded here) or already decoded :class:`Audio`. Raises
-    :class:`~diarize.errors.MediaError` for unusable input and :class:`~diarize.errors.ConfigError` for options
-    that contradict each other.
+    :class:`~diarize.errors.MediaError` for unusable input, :class:`~diarize.errors.ConfigError` for options
+    that contradict each other, and :class:`Cancelled` soon after ``cancel`` is set (no stage thread is left
+    running when it returns).
     """
     config = config or load_pipeline()
     models = models or Models()
-    hook = hook or _no_hook
     meter = meter or Meter()
+    stop = _Stop(cancel)
+    hook = stop.guard(hook or _no_hook)
     asr_options, speaker_options = _stage_options(config)
     with meter.stage("load_models"):
         asr_model = models.asr(asr_options)
+        stop.check()
         speaker_models = models.speakers(speaker_options)
-
+    stop.check()
     audio = media if isinstance(media, Audio) else _decode(Path(media), hook, meter)
     hook("vad", 0, 1)
     with meter.stage("vad"):
@@ -137,10 +166,7 @@ def run(
             return diarize(audio, speaker_options, speaker_models, hook)
 
     if _runs_parallel(config):
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="speakers") as pool:
-            speakers_future: Future[Diarization] = pool.submit(speaker_stage)
-            transcript = asr_stage()
-            diarization = speakers_future.result()
+        transcript, diarization = _side_by_side(asr_stage, speaker_stage, stop)
     else:
         transcript = asr_stage()
         diarization = speaker_stage()
@@ -148,6 +174,7 @@ def run(
     hook("assign", 0, 1)
     with meter.stage("assign"):
         attribution = attribute(transcript, diarization, config.assign)
+        diarization = attribution.diarization  # one speaker assumed where the speaker stage heard none
     hook("assign", 1, 1)
     provenance = Provenance(
         versions=_versions(),
@@ -158,6 +185,7 @@ def run(
             "speech": {"spans": len(spans), "seconds": round(sum(s.duration for s in spans), 3)},
             "attribution": attribution.stats.to_dict(),
             "parallel": _runs_parallel(config),
+            **({"speakers": {"note": diarization.note}} if diarization.note else {}),
         },
     )
     result = Result(
@@ -172,6 +200,35 @@ def run(
     if audio.info.video is not None:
         result = _align_frames(result, audio.info.video, config.frames, meter)
     return result
+
+
+def _side_by_side(
+    asr_stage: Callable[[], Transcript], speaker_stage: Callable[[], Diarization], stop: _Stop
+) -> tuple[Transcript, Diarization]:
+    """Transcription here, the speaker stage in a worker thread; whichever fails first stops the other.
+
+    The first real error wins over the :class:`Cancelled` it causes in the other stage.
+    """
+
+    def speakers() -> Diarization:
+        try:
+            return speaker_stage()
+        except BaseException:
+            stop.failed.set()
+            raise
+
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="speakers") as pool:
+        future: Future[Diarization] = pool.submit(speakers)
+        try:
+            transcript = asr_stage()
+        except BaseException as exc:
+            stop.failed.set()  # the speaker stage leaves at its next progress report
+            wait([future])
+            error = future.exception()
+            if isinstance(exc, Cancelled) and error is not None and not isinstance(error, Cancelled):
+                raise error from None
+            raise
+        return transcript, future.result()
 
 
 def _align_frames(result: Result, video: VideoInfo, options: FrameOptions, meter: Meter) -> Result:

@@ -1,4 +1,5 @@
-"""Progress display for the command line: a one-line status on a terminal, log lines elsewhere."""
+"""Progress reporting: how a hook stops a run (:class:`Cancelled`), and the command line's display (a one-line
+status on a terminal, log lines elsewhere)."""
 
 from __future__ import annotations
 
@@ -8,9 +9,17 @@ import threading
 import time
 from typing import TextIO
 
-__all__ = ["ProgressLine"]
+__all__ = ["Cancelled", "ProgressLine"]
 
 logger = logging.getLogger("diarize.progress")
+
+
+class Cancelled(BaseException):
+    """Raised by a progress hook (or between stages) to stop a run that was asked to stop.
+
+    A :class:`BaseException`, like :class:`KeyboardInterrupt`, so that no ``except Exception`` on the way
+    swallows it; it leaves every stage at its next progress report.
+    """
 
 
 class ProgressLine:
@@ -55,6 +64,21 @@ class ProgressLine:
         self.stream.write("\r" + line + " " * pad)
         self.stream.flush()
         self._width = len(line)
+
+    def clear(self) -> None:
+        """Erase the status line (a terminal), so that an error or interruption line stands alone.
+
+        Safe from any thread, even while another one is drawing: it waits for the lock a moment at most.
+        """
+        locked = self._lock.acquire(timeout=0.2)
+        try:
+            if self.interactive and self._width:
+                self.stream.write("\r" + " " * self._width + "\r")
+                self.stream.flush()
+                self._width = 0
+        finally:
+            if locked:
+                self._lock.release()
 
     def close(self) -> None:
         """End the status line (a terminal gets a newline)."""

@@ -42,6 +42,9 @@ class FakeTask:
     setup_error: str | None = None
     log_dir: str | None = None
     """When set, every call appends the job's id to ``<log_dir>/<pid>.log`` (which files ran, how often)."""
+    watch: str | None = None
+    """An output folder: with ``log_dir``, every call also appends to ``<log_dir>/<pid>.staged`` one JSON line
+    listing the files under ``<watch>/.tmp-extract-*/`` at that moment (archive members unpacked on disk)."""
 
     def setup(self) -> None:
         if self.setup_error:
@@ -52,6 +55,13 @@ class FakeTask:
         if self.log_dir:
             with open(Path(self.log_dir) / f"{os.getpid()}.log", "a") as fh:
                 fh.write(job.id + "\n")
+        if self.log_dir and self.watch:
+            staged = sorted(str(p.relative_to(self.watch)) for p in Path(self.watch).glob(".tmp-extract-*/**/*")
+                            if p.is_file())
+            with open(Path(self.log_dir) / f"{os.getpid()}.staged", "a") as fh:
+                fh.write(json.dumps({"id": job.id, "file": job.file, "staged": staged}) + "\n")
+        if not os.path.isfile(job.file):
+            raise MediaError(job.file, "the file to process is not on disk")
         if name.startswith("segv"):
             os.kill(os.getpid(), signal.SIGSEGV)
         if name.startswith("flaky") and job.attempt == 1:

@@ -5,6 +5,7 @@ The real-model acceptance tests are in ``test_batch_real.py``.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import os
@@ -33,11 +34,11 @@ from diarize.batch import (
     run_batch,
     worker_config,
 )
-from diarize.batch.archives import extract_archive, member_problem
+from diarize.batch.archives import ArchiveError, MemberExtractor, UnpackBudget, member_problem, scan_archive
 from diarize.batch.inputs import sniff_media
 from diarize.batch.outputs import MANIFEST_NAME, TMP_PREFIX
 from diarize.config import load_pipeline
-from diarize.errors import ConfigError, DiarizeError, InputError, OutputError
+from diarize.errors import ConfigError, DiarizeError, OutputError
 
 TESTS = Path(__file__).resolve().parent
 
@@ -87,7 +88,7 @@ def test_discover_walks_folders_and_finds_media_by_probing_signature(tmp_path):
     (root / "notes.wav").write_text("not audio")  # named like media: an input that will fail to decode
     (root / "readme.txt").write_text("not audio")  # neither named nor shaped like media: ignored
     (root / ".hidden.wav").write_text("x")
-    found = discover([root], staging=tmp_path / "staging")
+    found = discover([root])
     names = sorted(Path(i.path).name for i in found.inputs)
     assert names == ["a.wav", "notes.wav", "recording"]
     assert found.ignored == 1
@@ -101,18 +102,18 @@ def test_ids_depend_on_content_and_relative_path_not_location(tmp_path):
     write_wav(first / "b.wav")  # same content, other name: another id
     second = tmp_path / "y" / "in"
     shutil.copytree(first, second)
-    ids1 = {Path(i.path).name: i.id for i in discover([first], staging=tmp_path / "s1").inputs}
-    ids2 = {Path(i.path).name: i.id for i in discover([second], staging=tmp_path / "s2").inputs}
+    ids1 = {Path(i.path).name: i.id for i in discover([first]).inputs}
+    ids2 = {Path(i.path).name: i.id for i in discover([second]).inputs}
     assert ids1 == ids2
     assert ids1["a.wav"] != ids1["b.wav"]
     write_wav(second / "a.wav", value=7)  # content changed: new id
-    ids3 = {Path(i.path).name: i.id for i in discover([second], staging=tmp_path / "s3").inputs}
+    ids3 = {Path(i.path).name: i.id for i in discover([second]).inputs}
     assert ids3["a.wav"] != ids1["a.wav"] and ids3["b.wav"] == ids1["b.wav"]
     assert input_id("in/a.wav", "00") == input_id("in/a.wav", "00") != input_id("in/b.wav", "00")
 
 
 def test_missing_argument_becomes_a_failed_input(tmp_path):
-    found = discover([tmp_path / "nope.wav"], staging=tmp_path / "s")
+    found = discover([tmp_path / "nope.wav"])
     assert [i.problem for i in found.inputs] == ["no such file or folder"]
 
 
@@ -224,6 +225,10 @@ def test_zip_slip_members_are_rejected_and_nothing_lands_outside_out(tmp_path, c
     assert not list(out.glob(f"{TMP_PREFIX}*"))  # the extraction folder is gone
 
 
+def _scan(archive: Path, limits: ArchiveLimits | None = None):
+    return scan_archive(archive, UnpackBudget(limits or ArchiveLimits()), lambda name, head: True)
+
+
 def test_tar_links_and_traversal_are_rejected(tmp_path):
     good = write_wav(tmp_path / "g.wav").read_bytes()
     archive = tmp_path / "a.tar.gz"
@@ -236,34 +241,149 @@ def test_tar_links_and_traversal_are_rejected(tmp_path):
             info = tarfile.TarInfo(name)
             info.type, info.linkname = kind, "ok.wav"
             tf.addfile(info)
-    found = extract_archive(archive, tmp_path / "x", ArchiveLimits())
-    assert [name for name, _ in found.files] == ["ok.wav"]
-    reasons = dict(found.rejected)
+    listing = _scan(archive)
+    assert [m.name for m in listing.members] == ["ok.wav"]
+    assert listing.members[0].digest == hashlib.sha256(good).hexdigest()
+    reasons = dict(listing.rejected)
     assert set(reasons) == {"../up.wav", "/abs.wav", "sym.wav", "hard.wav"}
-    assert reasons["hard.wav"] == "hard link" and reasons["sym.wav"] == "symbolic link"
-    assert sorted(p.name for p in (tmp_path / "x").rglob("*")) == ["ok.wav"]
+    assert reasons["hard.wav"] == "archive member rejected: hard link"
+    assert reasons["sym.wav"] == "archive member rejected: symbolic link"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.tar.gz", "g.wav"]  # listing writes nothing
+    extractor = MemberExtractor(tmp_path / "x", ArchiveLimits())
+    (tmp_path / "x").mkdir()
+    unpacked = extractor.extract(listing.members[0], "k")
+    assert unpacked == tmp_path / "x" / "k" / "ok.wav" and unpacked.read_bytes() == good
+    extractor.remove("k")
+    extractor.close()
+    assert list((tmp_path / "x").iterdir()) == []
 
 
-def test_archive_limits(tmp_path):
-    archive = tmp_path / "many.zip"
-    with zipfile.ZipFile(archive, "w", compression=zipfile.ZIP_DEFLATED) as zf:
-        for i in range(5):
-            zf.writestr(f"m{i}.wav", b"\0" * 100_000)  # compresses to almost nothing: a small bomb
-    with pytest.raises(InputError, match="5 members, more than the limit of 4"):
-        extract_archive(archive, tmp_path / "a", ArchiveLimits(max_members=4))
-    with pytest.raises(InputError, match="more than the limit of 300000"):
-        extract_archive(archive, tmp_path / "b", ArchiveLimits(max_total_bytes=300_000))
-    assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
-    found = extract_archive(archive, tmp_path / "c", ArchiveLimits(max_member_bytes=50_000))
-    assert found.files == [] and all("more than 50000 bytes" in r for _, r in found.rejected)
-    assert list((tmp_path / "c").iterdir()) == []
-    with pytest.raises(InputError, match="more than the limit of 2 members"):
-        tar = tmp_path / "many.tar"
-        with tarfile.open(tar, "w") as tf:
-            for i in range(3):
-                info = tarfile.TarInfo(f"m{i}.wav")
-                tf.addfile(info, io.BytesIO(b""))
-        extract_archive(tar, tmp_path / "d", ArchiveLimits(max_members=2))
+def _bomb(path: Path, members: int = 5, size: int = 100_000) -> Path:
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        for i in range(members):
+            zf.writestr(f"m{i}.wav", bytes([i]) * size)  # compresses to almost nothing: a small bomb
+    return path
+
+
+def test_archive_limits_name_the_option_in_mib_without_the_path(tmp_path):
+    archive = _bomb(tmp_path / "many.zip")
+    with pytest.raises(ArchiveError) as caught:
+        _scan(archive, ArchiveLimits(max_members=4))
+    assert caught.value.problem == "holds 5 members, over the limit of 4 (raise it with --archive-max-members)"
+    listing = _scan(archive, ArchiveLimits(max_member_bytes=50_000))
+    assert listing.members == [] and len(listing.rejected) == 5
+    assert dict(listing.rejected)["m0.wav"] == (
+        "unpacks to 0.095 MiB, over the 0.048 MiB limit for one archive member (raise it with --archive-max-mib)")
+    tar = tmp_path / "many.tar"
+    with tarfile.open(tar, "w") as tf:
+        for i in range(3):
+            tf.addfile(tarfile.TarInfo(f"m{i}.wav"), io.BytesIO(b""))
+    with pytest.raises(ArchiveError) as caught:
+        _scan(tar, ArchiveLimits(max_members=2))
+    assert caught.value.problem == "holds more than 2 members, over the limit (raise it with --archive-max-members)"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["many.tar", "many.zip"]
+
+
+def test_total_limit_spans_every_archive_of_the_run(tmp_path):
+    (tmp_path / "in").mkdir()
+    first = _bomb(tmp_path / "in" / "one.zip", members=3)
+    _bomb(tmp_path / "in" / "two.zip", members=3)
+    limits = ArchiveLimits(max_total_bytes=450_000)  # 4 of the 6 members of 100 000 bytes
+    found = discover([tmp_path / "in"], limits=limits)
+    ok = [i.path for i in found.inputs if i.problem is None]
+    refused = {i.path: i.problem for i in found.inputs if i.problem is not None}
+    assert ok == [f"{first}/m0.wav", f"{first}/m1.wav", f"{first}/m2.wav", f"{tmp_path}/in/two.zip/m0.wav"]
+    assert sorted(refused) == [f"{tmp_path}/in/two.zip/m1.wav", f"{tmp_path}/in/two.zip/m2.wav"]
+    for problem in refused.values():
+        assert "--archive-total-mib" in problem and "0.43 MiB limit in total" in problem
+        assert str(tmp_path) not in problem and "two.zip" not in problem and "\n" not in problem
+
+
+def _wav_archives(root: Path, tmp_path: Path, seconds: float = 3.0) -> list[str]:
+    """A zip and a tar.gz holding three WAV members each (about 96 kB each); returns their member names."""
+    names = []
+    with zipfile.ZipFile(root / "a.zip", "w") as zf:
+        for i in range(3):
+            zf.writestr(f"rec/slow{i}.wav", write_wav(tmp_path / f"z{i}.wav", seconds, value=i).read_bytes())
+            names.append(f"slow{i}.wav")
+    with tarfile.open(root / "b.tar.gz", "w:gz") as tf:
+        for i in range(3):
+            tf.add(write_wav(tmp_path / f"t{i}.wav", seconds, value=10 + i), arcname=f"slow-t{i}.wav")
+            names.append(f"slow-t{i}.wav")
+    return names
+
+
+class _SmallDisk:
+    """``shutil.disk_usage`` of a disk with ``free`` bytes less what lies unpacked under ``out``."""
+
+    def __init__(self, out: Path, free: int) -> None:
+        self.out, self.free = out, free
+
+    def __call__(self, path):
+        used = sum(p.stat().st_size for p in self.out.glob(f"{TMP_PREFIX}extract-*/**/*") if p.is_file())
+        return shutil._ntuple_diskusage(10 * self.free, 0, self.free - used)
+
+
+@pytest.mark.parametrize("workers, disk", [(1, None), (2, 150_000)])
+def test_archive_members_are_unpacked_one_at_a_time(tmp_path, config, monkeypatch, workers, disk):
+    root, out, log = tmp_path / "in", tmp_path / "out", tmp_path / "log"
+    root.mkdir()
+    log.mkdir()
+    names = _wav_archives(root, tmp_path)
+    if disk is not None:  # room for one member, not two: the second waits for the first
+        monkeypatch.setattr("diarize.batch.archives.shutil.disk_usage", _SmallDisk(out, disk))
+    limits = ArchiveLimits(max_total_bytes=10 * 2**20, min_free_bytes=0)
+    task = FakeTask(delay=0.3, log_dir=str(log), watch=str(out))
+    summary = _run([root], out, config, task=task, workers=workers, archive_limits=limits)
+    assert sorted(Path(r["path"]).name for r in summary.records) == sorted(names)
+    assert all(r["status"] == "done" for r in summary.records), summary.failure_lines()
+    seen = [json.loads(line) for p in log.glob("*.staged") for line in p.read_text().splitlines()]
+    assert len(seen) == 6
+    for call in seen:  # on disk while a worker ran: its own member, nothing else
+        (staged,) = call["staged"]
+        assert call["file"] == str(out / staged) and staged.endswith(Path(call["file"]).name)
+    assert not list(out.glob(f"{TMP_PREFIX}*"))
+    again = _run([root], out, config, task=task, workers=workers, archive_limits=limits)
+    assert [r["status"] for r in again.records] == ["skipped"] * 6  # members keep their ids across runs
+
+
+def test_member_that_cannot_fit_on_the_disk_fails_alone(tmp_path, config, monkeypatch):
+    root, out = tmp_path / "in", tmp_path / "out"
+    root.mkdir()
+    _wav_archives(root, tmp_path)
+    monkeypatch.setattr("diarize.batch.archives.shutil.disk_usage", _SmallDisk(out, 50 * 2**20))
+    limits = ArchiveLimits(min_free_bytes=50 * 2**20)
+    summary = _run([root], out, config, archive_limits=limits)
+    assert len(summary.failed) == 6
+    assert {r["error"] for r in summary.failed} == {
+        "unpacks to 0.092 MiB, but the disk of the output folder has 50 MiB free and 50 MiB must stay free; "
+        "free some space and run again"
+    }
+    assert {r["attempts"] for r in summary.failed} == {0}
+
+
+def test_member_changed_since_discovery_is_not_processed(tmp_path):
+    archive = tmp_path / "a.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr("x.wav", b"one")
+    (member,) = _scan(archive).members
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr("x.wav", b"two")
+    (tmp_path / "x").mkdir()
+    with pytest.raises(ArchiveError, match="changed since the run started"):
+        MemberExtractor(tmp_path / "x", ArchiveLimits(min_free_bytes=0)).extract(member, "k")
+    assert list((tmp_path / "x").iterdir()) == []
+
+
+def test_leftover_extraction_folders_are_removed_at_start(tmp_path, config):
+    write_wav(tmp_path / "in" / "a.wav")
+    out = tmp_path / "out"
+    leftover = out / f"{TMP_PREFIX}extract-0badf00d" / "1234abcd"
+    leftover.mkdir(parents=True)
+    (leftover / "big.wav").write_bytes(b"\0" * 1000)
+    summary = _run([tmp_path / "in"], out, config)
+    assert [r["status"] for r in summary.records] == ["done"]
+    assert not list(out.glob(f"{TMP_PREFIX}*"))
 
 
 def test_broken_archive_is_one_failed_input(tmp_path, config):
@@ -386,7 +506,22 @@ def test_summary_parquet_and_text(tmp_path, config):
     assert frame.loc[frame.status == "failed", "error"].item() == "empty file"
     text = summary.format()
     assert "2 inputs: 1 done, 0 skipped (done earlier), 1 failed" in text
-    assert "empty.wav: empty file" in text and "peak memory per worker" in text
+    assert "peak memory per worker" in text and "empty" not in text
+    assert summary.failure_lines() == [f"failed: {tmp_path / 'in' / 'empty.wav'}: empty file"]
+
+
+def test_output_folders_and_files_follow_the_umask(tmp_path, config):
+    write_wav(tmp_path / "in" / "a.wav")
+    out = tmp_path / "out"
+    old = os.umask(0o022)
+    try:
+        (record,) = _run([tmp_path / "in"], out, config).records
+    finally:
+        os.umask(old)
+    folder = out / record["id"]
+    assert oct(folder.stat().st_mode & 0o777) == oct(0o755)
+    assert {oct(p.stat().st_mode & 0o777) for p in folder.iterdir()} == {oct(0o644)}
+    assert oct((out / MANIFEST_NAME).stat().st_mode & 0o777) == oct(0o644)
 
 
 def test_worker_threads_share_the_cores(config):
@@ -445,6 +580,74 @@ def test_killed_driver_loses_only_files_in_flight(tmp_path, config):
     assert all((out / i / f"{Path(r['path']).stem}.json").is_file() for i, r in final.items())
 
 
+_CLI_WITH_FAKE_TASK = textwrap.dedent("""
+    import sys
+    sys.path.insert(0, {tests!r})
+    from batch_fakes import FakeTask
+    import diarize.batch.runner as runner
+    runner.PipelineTask = lambda config, formats, threads, cache_dir: FakeTask(threads, 1.0, log_dir={log!r})
+    from diarize.cli import main
+    sys.argv = ["diarize", "batch", {root!r}, "-o", {out!r}, "--pipeline", "archive", "--workers", "2"]
+    main()
+""")
+
+
+@pytest.mark.parametrize("signum, status", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_signal_stops_the_batch_and_a_resumed_run_completes_each_input_once(tmp_path, config, signum, status):
+    root, out, log, log2 = tmp_path / "in", tmp_path / "out", tmp_path / "log", tmp_path / "log2"
+    for folder in (root, log, log2):
+        folder.mkdir()
+    _wav_archives(root, tmp_path, seconds=0.5)
+    for i in range(3):
+        write_wav(root / f"slow-file{i}.wav", value=20 + i)
+    script = _CLI_WITH_FAKE_TASK.format(tests=str(TESTS), root=str(root), out=str(out), log=str(log))
+    process = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               text=True)
+    _wait_for_done_line(out, process)
+    process.send_signal(signum)
+    try:
+        _, stderr = process.communicate(timeout=60)  # generous: the run stops in about a second
+    except subprocess.TimeoutExpired:
+        process.kill()
+        pytest.fail("the batch did not stop")
+    assert process.returncode == status, stderr
+    (line,) = stderr.splitlines()
+    assert line.startswith(f"diarize: interrupted by {signal.Signals(signum).name}: ") and "resume" in line
+    worker_pids = {int(p.stem) for p in log.iterdir()}
+    assert worker_pids and all(not _alive(pid) for pid in worker_pids), "a worker outlived the interrupt"
+    assert not list(out.glob(f"{TMP_PREFIX}*"))  # unpacked members and work in progress are gone
+    lines = _lines(out)  # compacted: whole lines, one per id
+    assert len(lines) == len({r["id"] for r in lines}) and all(r["status"] == "done" for r in lines)
+    done_before = {r["id"] for r in lines}
+    assert 1 <= len(done_before) < 9
+    for record in lines:
+        assert OutputStore(out).intact(record)
+
+    summary = _run([root], out, config, task=FakeTask(log_dir=str(log2)), workers=2)
+    processed = [i for p in log2.iterdir() for i in p.read_text().split()]
+    assert len(processed) == len(set(processed)) == 9 - len(done_before)
+    assert set(processed).isdisjoint(done_before)
+    assert sorted(r["status"] for r in summary.records) == ["done"] * len(processed) + ["skipped"] * len(
+        done_before)
+    final = _final(out)
+    assert len(final) == 9 and all(r["status"] == "done" for r in final.values())
+    assert len(_lines(out)) == 9
+
+
+def test_a_signal_inside_a_held_section_waits_for_its_end():
+    from diarize.batch.interrupts import SignalStop, Stop
+
+    previous = signal.getsignal(signal.SIGINT)
+    steps = []
+    with pytest.raises(Stop), SignalStop() as stop:
+        with stop.held():
+            os.kill(os.getpid(), signal.SIGINT)
+            steps.append("after the signal")
+        steps.append("after the section")
+    assert steps == ["after the signal"] and stop.signum == signal.SIGINT
+    assert signal.getsignal(signal.SIGINT) is previous
+
+
 def _alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -484,8 +687,21 @@ def test_cli_reports_failures_with_exit_status(tmp_path):
     out = tmp_path / "out"
     result = CliRunner().invoke(cli, ["batch", str(tmp_path / "in"), "-o", str(out), "--pipeline", "archive"])
     assert result.exit_code == BATCH_SOME_FAILED, result.output
-    assert "2 inputs: 0 done, 0 skipped (done earlier), 2 failed" in result.output
-    assert "empty.wav: empty file" in result.output
+    assert "2 inputs: 0 done, 0 skipped (done earlier), 2 failed" in result.stdout
+    assert "failed" not in result.stdout.split("\n", 1)[1]  # the failures themselves go to stderr
+    failures = sorted(result.stderr.splitlines())
+    assert failures[0] == f"failed: {tmp_path / 'in' / 'empty.wav'}: empty file"
+    assert failures[1].startswith(f"failed: {tmp_path / 'in' / 'notes.wav'}: cannot be decoded") and len(failures) == 2
     assert CliRunner().invoke(cli, ["batch", "-o", str(out)]).exit_code == 2  # nothing to do: usage error
+    with zipfile.ZipFile(tmp_path / "bomb.zip", "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("big.wav", b"\0" * (3 * 2**20))
+        zf.writestr("small.wav", b"\0" * 2**20)
+    result = CliRunner().invoke(cli, ["batch", str(tmp_path / "bomb.zip"), "-o", str(tmp_path / "out2"),
+                                      "--pipeline", "archive", "--archive-max-mib", "2", "--archive-total-mib", "2"])
+    assert result.exit_code == BATCH_SOME_FAILED, result.output
+    big, small = sorted(result.stderr.splitlines())
+    assert big == (f"failed: {tmp_path / 'bomb.zip'}/big.wav: unpacks to 3 MiB, over the 2 MiB limit for one "
+                   "archive member (raise it with --archive-max-mib)")
+    assert small.startswith(f"failed: {tmp_path / 'bomb.zip'}/small.wav: cannot be decoded")  # unpacked, probed
     other = CliRunner().invoke(cli, ["batch", str(tmp_path / "in"), "-o", str(out), "--pipeline", "meeting"])
     assert other.exit_code == BATCH_SOME_FAILED, other.output  # failed inputs pin no configuration

@@ -162,6 +162,41 @@ def test_killed_and_resumed_run_matches_a_clean_run(clean_run: Path, media_dir: 
     assert _outputs(out) == _outputs(clean_run)
 
 
+@pytest.mark.parametrize("signum, status", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_interrupted_and_resumed_run_matches_a_clean_run(
+    clean_run: Path, media_dir: Path, tmp_path: Path, signum: int, status: int
+) -> None:
+    out = tmp_path / "out"
+    command = [sys.executable, "-m", "diarize", "batch", str(media_dir), "-o", str(out), *COMMON]
+    process = subprocess.Popen(command, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True,
+                               env={**os.environ, "OMP_WAIT_POLICY": "PASSIVE"})
+    _wait_for_first_done(out, process)
+    process.send_signal(signum)
+    try:
+        _, stderr = process.communicate(timeout=120)  # generous: the run stops within seconds
+    except subprocess.TimeoutExpired:
+        process.kill()
+        pytest.fail("the batch did not stop")
+    assert process.returncode == status, stderr
+    assert stderr.splitlines()[-1].startswith(f"diarize: interrupted by {signal.Signals(signum).name}: ")
+    assert "Traceback" not in stderr
+    state = _final(out)
+    pids = {r["worker"]["pid"] for r in state.values() if r["worker"]}
+    assert pids and all(_dead(pid) for pid in pids), "workers outlived the interrupted driver"
+    assert not list(out.glob(f"{TMP_PREFIX}*"))
+    lines = (out / MANIFEST_NAME).read_text().splitlines()
+    assert len(lines) == len(state)  # compacted on the way out
+
+    code, output = _batch(str(media_dir), "-o", str(out), *COMMON)
+    assert code == BATCH_SOME_FAILED, output
+    done_before = sum(r["status"] == "done" for r in state.values())
+    assert f"{6 - done_before} done, {done_before} skipped (done earlier), 3 failed" in output
+    lines = [json.loads(line) for line in (out / MANIFEST_NAME).read_text().splitlines()]
+    assert len(lines) == len({r["id"] for r in lines}) == 9
+    assert _statuses(out) == _statuses(clean_run)
+    assert _outputs(out) == _outputs(clean_run)
+
+
 def test_ray_engine_matches_local(clean_run: Path, media_dir: Path, tmp_path: Path) -> None:
     pytest.importorskip("ray")
     out = tmp_path / "out"

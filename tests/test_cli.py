@@ -3,12 +3,25 @@
 from __future__ import annotations
 
 import json
+import os
+import queue
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
 from pathlib import Path
 
+import click
+import numpy as np
 import pytest
+import soundfile as sf
 from click.testing import CliRunner
 
 from diarize.cli import cli
+from diarize.cli_common import OutputGuard, interruptible
+from diarize.progress import Cancelled
 from diarize.types import Result
 from diarize.writers import RESULT_SCHEMA
 
@@ -219,3 +232,313 @@ def test_unwritable_output_dir(shared_data, tmp_path):
 def test_version():
     code, stdout, _ = invoke("--version")
     assert code == 0 and stdout.startswith("diarize, version ")
+
+
+def test_output_path_is_a_file(shared_data, tmp_path):
+    blocker = tmp_path / "taken"
+    blocker.write_text("not a folder")
+    code, stdout, stderr = invoke("run", str(shared_data / "speech/jfk.flac"), "-o", str(blocker))
+    assert code == 1
+    assert stderr.strip().splitlines() == [f"diarize: error: {blocker}: output path exists and is not a folder; "
+                                           "choose another -o"]
+    assert blocker.read_text() == "not a folder"
+
+
+# --- several inputs: every usable one is processed, each failure gets one line ---------------------------
+
+
+def _truncated(source: Path, path: Path) -> Path:
+    """``source`` re-encoded into ``path`` (its format from the suffix), then cut to half its bytes."""
+    samples, rate = sf.read(source, dtype="float32")
+    sf.write(path, samples, rate)
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+    return path
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("suffix", [".wav", ".flac"])  # WAV: caught when probed; FLAC: only when decoded
+def test_several_inputs_go_on_past_a_bad_one(shared_data, tmp_path, suffix):
+    first = shared_data / "speech/ami_ES2011a_headset_40-46s.wav"
+    second = _truncated(shared_data / "speech/jfk.flac", tmp_path / f"cut{suffix}")
+    third = shared_data / "speech/jfk.flac"
+    out = tmp_path / "out"
+    code, stdout, stderr = invoke("run", str(first), str(second), str(third), "-o", str(out), "-f", "json,rttm")
+    assert code == 1
+    assert sorted(p.name for p in out.iterdir()) == [
+        "ami_ES2011a_headset_40-46s.json", "ami_ES2011a_headset_40-46s.rttm", "jfk.json", "jfk.rttm",
+    ]
+    lines = [line for line in stderr.splitlines() if line.strip()]
+    assert len(lines) == 2, stderr
+    assert lines[0].startswith(f"diarize: error: {second}: ") and "truncated" in lines[0]
+    assert lines[1] == "diarize: 2 of 3 inputs done, 1 failed"
+    assert str(first) in stdout and str(third) in stdout and str(second) not in stdout
+
+
+def test_unusable_inputs_are_reported_before_any_work(tmp_path):
+    (tmp_path / "notes.wav").write_text("not audio\n" * 50)
+    out = tmp_path / "out"
+    code, stdout, stderr = invoke("run", str(tmp_path / "absent.wav"), str(tmp_path / "notes.wav"), "-o", str(out))
+    assert code == 1 and stdout == ""
+    lines = stderr.strip().splitlines()
+    assert len(lines) == 3, stderr
+    assert "absent.wav: no such file" in lines[0] and "notes.wav: cannot be decoded" in lines[1]
+    assert lines[2] == "diarize: 0 of 2 inputs done, 2 failed"
+    assert not out.exists()
+
+
+# --- interruption: SIGINT / SIGTERM stop the run at any stage ------------------------------------------
+
+_HANG_BOUND = 20.0  # s: far above the promised 2 s; only a hang fails the test
+_TRIGGER_BOUND = 900.0  # s: the stage must be reached within this on a busy machine
+_LOG_LINE = re.compile(r"^(DEBUG|INFO|WARNING) [\w.\-]+: ")
+
+
+@pytest.fixture(scope="module")
+def long_recording(shared_data, tmp_path_factory) -> Path:
+    """150 s of real meeting audio: the 16 kHz AMI excerpts one after another, repeated."""
+    pieces = [sf.read(p, dtype="float32")[0] for p in sorted((shared_data / "meetings").glob("ami_trn*.wav"))]
+    samples = np.concatenate(pieces)
+    length = 150 * 16_000
+    path = tmp_path_factory.mktemp("long") / "meeting150.wav"
+    sf.write(path, np.tile(samples, length // len(samples) + 1)[:length], 16_000, subtype="PCM_16")
+    return path
+
+
+def _interrupt(args: list[str], trigger: str, sig: signal.Signals) -> tuple[int, list[str], float]:
+    """Run ``diarize -v ARGS``, send ``sig`` when a stderr line matches ``trigger``; the exit status, the
+    stderr lines from the signal on, and the seconds from signal to exit."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "diarize", "-v", *args],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=dict(os.environ, PYTHONUNBUFFERED="1"),
+    )
+    lines: queue.Queue[str | None] = queue.Queue()
+
+    def read() -> None:
+        assert process.stderr is not None
+        for line in process.stderr:
+            lines.put(line.rstrip("\n"))
+        lines.put(None)
+
+    threading.Thread(target=read, daemon=True).start()
+    seen: list[str] = []
+    deadline = time.monotonic() + _TRIGGER_BOUND
+    try:
+        while not (seen and re.search(trigger, seen[-1])):
+            line = lines.get(timeout=max(0.0, deadline - time.monotonic()))
+            assert line is not None, f"exited ({process.wait()}) before {trigger!r}:\n" + "\n".join(seen)
+            seen.append(line)
+        process.send_signal(sig)
+        sent = time.monotonic()
+        code = process.wait(timeout=_HANG_BOUND)
+        elapsed = time.monotonic() - sent
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    after = [seen[-1]]
+    while (line := lines.get(timeout=5)) is not None:
+        after.append(line)
+    print(f"{sig.name} at {trigger!r}: exit {code} after {elapsed:.2f} s")
+    return code, after[1:], elapsed
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("trigger", "sig"),
+    [
+        (r"diarize\.models: loaded \S+ in", signal.SIGINT),  # while the other models load
+        (r"asr started", signal.SIGINT),  # transcribing here, the speaker stage in its thread
+        (r"embeddings started", signal.SIGINT),  # inside the speaker thread
+        (r"segmentation started", signal.SIGTERM),
+    ],
+    ids=["loading", "asr", "speakers", "sigterm"],
+)
+def test_a_signal_stops_the_run(long_recording, tmp_path, trigger, sig):
+    out = tmp_path / "out"
+    code, after, _ = _interrupt(["run", str(long_recording), "-o", str(out), "-f", "all"], trigger, sig)
+    assert code == 128 + sig
+    said = [line for line in after if not _LOG_LINE.match(line)]
+    assert said == ["diarize: interrupted" + ("" if sig == signal.SIGINT else " (SIGTERM)")], after
+    assert not out.exists() or list(out.iterdir()) == []
+
+
+@pytest.mark.slow
+def test_a_signal_stops_the_demo(tmp_path):
+    out = tmp_path / "demo"
+    code, after, _ = _interrupt(["demo", "-o", str(out)], r"segmentation started", signal.SIGINT)
+    assert code == 130
+    assert [line for line in after if not _LOG_LINE.match(line)] == ["diarize: interrupted"], after
+    assert not out.exists() or list(out.iterdir()) == []
+
+
+def test_interruptible_cleans_up_and_exits_with_the_signal_status(tmp_path, capfd):
+    previous = signal.getsignal(signal.SIGTERM)
+    cleaned = []
+    with pytest.raises(click.exceptions.Exit) as info, interruptible(grace=60.0) as interrupts:
+        interrupts.on_exit(lambda: cleaned.append(True))
+        os.kill(os.getpid(), signal.SIGTERM)
+        assert interrupts.event.wait(10)
+        interrupts.check()
+    assert info.value.exit_code == 143 and cleaned == [True]
+    assert capfd.readouterr().err == "diarize: interrupted (SIGTERM)\n"
+    assert signal.getsignal(signal.SIGTERM) is previous
+
+
+def test_interruptible_lets_other_errors_through():
+    previous = signal.getsignal(signal.SIGINT)
+    with pytest.raises(ValueError), interruptible() as interrupts:
+        interrupts.check()
+        raise ValueError("not an interruption")
+    assert signal.getsignal(signal.SIGINT) is previous
+
+
+def test_other_signals_do_not_stop_the_work():
+    previous = signal.signal(signal.SIGUSR1, lambda *_: None)  # a Python handler: its number reaches the watcher
+    try:
+        with interruptible(grace=60.0) as interrupts:
+            os.kill(os.getpid(), signal.SIGUSR1)
+            time.sleep(0.3)
+            assert not interrupts.event.is_set()
+    finally:
+        signal.signal(signal.SIGUSR1, previous)
+
+
+def test_progress_line_clears_itself_before_an_error_line():
+    import io
+
+    from diarize.progress import ProgressLine
+
+    stream = io.StringIO()
+    progress = ProgressLine("[1/1] a.wav", stream=stream, interactive=True)
+    progress("asr", 3, 10)
+    width = len(stream.getvalue()) - 1
+    progress.clear()
+    assert stream.getvalue().endswith("\r" + " " * width + "\r")
+    progress.close()  # nothing left to end
+    assert stream.getvalue().endswith("\r")
+
+
+def test_output_guard_removes_only_what_appeared_since_the_last_commit(tmp_path):
+    (tmp_path / "old.json").write_text("{}")
+    guard = OutputGuard(tmp_path)
+    (tmp_path / "a.json").write_text("{}")
+    guard.commit()
+    (tmp_path / "b.json").write_text("{}")
+    (tmp_path / ".b.rttm.0123abcd.tmp").write_text("")
+    guard.rollback()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.json", "old.json"]
+
+
+def test_a_failing_stage_stops_the_other_and_its_error_wins():
+    from diarize.pipeline import _side_by_side, _Stop
+
+    stop = _Stop(None)
+    reports = []
+
+    def asr() -> None:
+        for done in range(10_000):
+            time.sleep(0.01)
+            stop.guard(lambda *args: reports.append(args))("asr", done, 10_000)
+
+    def speakers() -> None:
+        raise RuntimeError("speaker stage failed")
+
+    with pytest.raises(RuntimeError, match="speaker stage failed"):
+        _side_by_side(asr, speakers, stop)  # type: ignore[arg-type]
+    assert len(reports) < 10_000
+
+
+def test_a_cancelled_run_stops_both_stages():
+    from diarize.pipeline import _side_by_side, _Stop
+
+    cancel = threading.Event()
+    stop = _Stop(cancel)
+    speaker_reports = []
+
+    def asr() -> None:
+        cancel.set()
+        stop.check()
+
+    def speakers() -> None:
+        hook = stop.guard(lambda *args: speaker_reports.append(args))
+        for done in range(10_000):
+            time.sleep(0.01)
+            hook("embeddings", done, 10_000)
+
+    with pytest.raises(Cancelled):
+        _side_by_side(asr, speakers, stop)  # type: ignore[arg-type]
+    assert len(speaker_reports) < 10_000
+
+
+# --- the supervisor: a signal stops the command even while a call holds the interpreter lock ------------
+
+_SUPERVISED = """
+import os, re, sys
+from diarize import supervise
+from diarize.cli_common import interruptible
+with supervise.enabled(), interruptible():
+    print(os.getpid(), flush=True)
+    if sys.argv[1] == "busy":
+        re.match(r"(a+)+$", "a" * 30 + "b")  # backtracks for minutes without releasing the interpreter lock
+    elif sys.argv[1] == "crash":
+        os.kill(os.getpid(), 9)
+    sys.exit(3)
+"""
+
+
+def _supervised(mode: str) -> tuple[subprocess.Popen[str], int]:
+    process = subprocess.Popen([sys.executable, "-c", _SUPERVISED, mode], stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True)
+    assert process.stdout is not None
+    return process, int(process.stdout.readline())
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_a_signal_stops_a_call_that_holds_the_interpreter_lock(sig):
+    process, child = _supervised("busy")
+    assert child != process.pid
+    time.sleep(0.3)
+    sent = time.monotonic()
+    process.send_signal(sig)
+    try:
+        _, stderr = process.communicate(timeout=_HANG_BOUND)
+    finally:
+        process.kill()
+    print(f"{sig.name} during a lock-holding call: exit {process.returncode} after {time.monotonic() - sent:.2f} s")
+    assert process.returncode == 128 + sig
+    assert stderr == "diarize: interrupted" + ("" if sig == signal.SIGINT else " (SIGTERM)") + "\n"
+    assert _gone(child)
+
+
+def test_the_supervisor_exits_like_the_command():
+    process, _ = _supervised("exit")
+    assert process.wait(timeout=_HANG_BOUND) == 3
+    process, _ = _supervised("crash")
+    assert process.wait(timeout=_HANG_BOUND) == -9
+
+
+def test_no_fork_outside_the_console_script():
+    with pytest.raises(click.exceptions.Exit), interruptible(grace=60.0) as interrupts:
+        pid = os.getpid()
+        os.kill(pid, signal.SIGINT)
+        assert interrupts.event.wait(10)
+    assert os.getpid() == pid
+
+
+def test_the_command_dies_with_its_supervisor():
+    process, child = _supervised("busy")
+    process.kill()
+    process.wait()
+    deadline = time.monotonic() + 10
+    while not _gone(child) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert _gone(child)
+
+
+def _gone(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return True
+    return stat.rsplit(")", 1)[-1].split()[0] == "Z"

@@ -1,8 +1,9 @@
 """``diarize batch``: many inputs, resumable, one failure never stops the run, on a process pool or Ray.
 
 Inputs (:mod:`diarize.batch.inputs`): files, folders (recursive; media found by name or signature, then
-probed), ``.zip``/``.tar[.gz|.bz2|.xz]`` archives (extracted safely under ``OUT/.tmp-extract-*``, limits in
-:class:`ArchiveLimits`), and a CSV/JSONL input list with per-file hints.
+probed), ``.zip``/``.tar[.gz|.bz2|.xz]`` archives (members hashed in place, then unpacked one at a time under
+``OUT/.tmp-extract-*`` only while a worker processes them, within :class:`ArchiveLimits` for the whole run;
+:mod:`diarize.batch.archives`), and a CSV/JSONL input list with per-file hints.
 
 Outputs (:mod:`diarize.batch.outputs`): ``OUT/<id>/<stem>.<ext>`` per input, committed atomically (temp
 folder, completion marker, rename), and the run manifest ``OUT/manifest.jsonl``.
@@ -48,6 +49,10 @@ refused with an error unless ``force`` is set, so that one folder never silently
 configurations; with ``force`` those inputs are re-processed and their folders replaced. ``resume=False``
 re-processes every input.
 
+Interrupts: SIGINT or SIGTERM stops a run within a second or two (:mod:`diarize.batch.interrupts`): the
+workers are killed, inputs in flight are dropped (not recorded), temporary folders are removed, the manifest
+is compacted, and :class:`BatchInterrupted` is raised; the next run processes what is left, each input once.
+
 Engines: ``local`` (:mod:`diarize.batch.local`, spawned worker processes) and ``ray``
 (:mod:`diarize.batch.ray_engine`, Ray actors); both run :class:`PipelineTask` and the driver writes the same
 folders and records. With N workers on C cores each worker gets ``max(1, C // N)`` threads
@@ -55,6 +60,7 @@ folders and records. With N workers on C cores each worker gets ``max(1, C // N)
 """
 
 from diarize.batch.inputs import BatchInput, Discovery, discover, input_id, read_input_list
+from diarize.batch.interrupts import BatchInterrupted
 from diarize.batch.options import ArchiveLimits, BatchOptions
 from diarize.batch.outputs import OutputStore, RunManifest, final_state
 from diarize.batch.runner import RECORD_SCHEMA, run_batch, worker_config
@@ -65,6 +71,7 @@ __all__ = [
     "RECORD_SCHEMA",
     "ArchiveLimits",
     "BatchInput",
+    "BatchInterrupted",
     "BatchOptions",
     "BatchProgress",
     "BatchSummary",

@@ -15,6 +15,8 @@ Each input's id is ``sha256(relative path, sha256(content))`` cut to 16 hex digi
 same place under the input root gets the same id on every run and machine, wherever the root lies. The
 relative path is the file's name for a file argument, ``<folder name>/<path inside>`` for a folder,
 ``<archive's relative path>/<member>`` for an archive member and the path as written for an input list entry.
+An archive member's content hash is that of its unpacked bytes, computed while streaming it out of the archive:
+finding the inputs writes nothing (members are unpacked one at a time while they are processed).
 """
 
 from __future__ import annotations
@@ -28,9 +30,9 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from diarize.batch.archives import extract_archive, is_archive
+from diarize.batch.archives import ArchiveError, Member, UnpackBudget, is_archive, scan_archive
 from diarize.batch.options import ArchiveLimits
-from diarize.errors import ConfigError, InputError
+from diarize.errors import ConfigError
 
 __all__ = [
     "MEDIA_SUFFIXES",
@@ -73,7 +75,8 @@ class BatchInput:
     """The input as the run manifest names it: the file as found, or ``<archive>/<member>``."""
 
     file: str
-    """The file to decode (an extracted copy for an archive member); empty when ``problem`` is set."""
+    """The file to decode; empty for an archive member (unpacked only while it is processed, see
+    :attr:`Discovery.members`) and when ``problem`` is set."""
 
     source: str
     """The source path written into the outputs: ``path``, or the member's name inside its archive."""
@@ -86,6 +89,9 @@ class BatchInput:
 
     problem: str | None = None
     """Why the input cannot be processed, found before decoding (a rejected archive member…)."""
+
+    archive: str = ""
+    """The archive holding this input, as found (empty for a plain file)."""
 
 
 @dataclass
@@ -100,6 +106,9 @@ class Discovery:
 
     duplicates: int = 0
     """Inputs dropped because another input had the same id (same content at the same relative path)."""
+
+    members: dict[str, Member] = field(default_factory=dict)
+    """Where each archive member input lies, by input id (see :class:`~diarize.batch.archives.Member`)."""
 
 
 @dataclass(frozen=True)
@@ -154,6 +163,11 @@ def looks_like_media(path: Path) -> bool:
             return sniff_media(fh.read(_SNIFF_BYTES))
     except OSError:
         return False
+
+
+def _member_is_media(name: str, head: bytes) -> bool:
+    """An archive member is media by name ending, else by its first bytes."""
+    return PurePosixPath(name).suffix.lower() in MEDIA_SUFFIXES or sniff_media(head)
 
 
 def read_input_list(path: Path) -> list[InputEntry]:
@@ -226,15 +240,13 @@ def _positive_int(value: Any, where: str) -> int:
 
 
 class _Finder:
-    """Walks arguments into :class:`BatchInput` records; archives are extracted under ``staging``."""
+    """Walks arguments into :class:`BatchInput` records; archive members are hashed in place."""
 
-    def __init__(self, staging: Path, limits: ArchiveLimits, exclude: Path | None) -> None:
-        self.staging = staging
-        self.limits = limits
+    def __init__(self, limits: ArchiveLimits, exclude: Path | None) -> None:
+        self.budget = UnpackBudget(limits)
         self.exclude = exclude.resolve() if exclude is not None else None
         self.found = Discovery()
         self._ids: dict[str, str] = {}
-        self._archives = 0
 
     def add_argument(self, path: Path, rel: str, hints: dict[str, Any]) -> None:
         """A path named by the user: a file (always an input), a folder or an archive."""
@@ -268,22 +280,24 @@ class _Finder:
         return self.exclude is not None and path.resolve() == self.exclude
 
     def _archive(self, archive: Path, shown: str, rel: str, hints: dict[str, Any]) -> None:
-        self._archives += 1
-        dest = self.staging / f"{self._archives:05d}"
         try:
-            contents = extract_archive(archive, dest, self.limits)
-        except InputError as exc:
-            self._fail(shown, rel, hints, str(exc))
+            listing = scan_archive(archive, self.budget, _member_is_media)
+        except ArchiveError as exc:
+            self._fail(shown, rel, hints, exc.problem)
             return
-        for name, reason in contents.rejected:
-            self._fail(f"{shown}/{name}", f"{rel}/{name}", hints, f"archive member rejected: {reason}")
-        for name, extracted in contents.files:
-            if Path(name).name.startswith("."):
-                continue
-            if looks_like_media(extracted):
-                self._file(extracted, f"{shown}/{name}", name, f"{rel}/{name}", hints)
-            else:
-                self.found.ignored += 1
+        except OSError as exc:
+            self._fail(shown, rel, hints, f"cannot read ({exc.strerror})")
+            return
+        self.found.ignored += listing.ignored
+        for name, reason in listing.rejected:
+            self._fail(f"{shown}/{name}", f"{rel}/{name}", hints, reason)
+        for member in listing.members:
+            base = PurePosixPath(member.name).name
+            stem = PurePosixPath(base).stem if PurePosixPath(base).suffix.lower() in MEDIA_SUFFIXES else base
+            item = BatchInput(input_id(f"{rel}/{member.name}", member.digest), f"{shown}/{member.name}", "",
+                              member.name, stem or "media", dict(hints), archive=shown)
+            if self._add(item):
+                self.found.members[item.id] = member
 
     def _file(self, file: Path, shown: str, source: str, rel: str, hints: dict[str, Any]) -> None:
         try:
@@ -298,31 +312,32 @@ class _Finder:
         stem = PurePosixPath(rel).stem or "input"
         self._add(BatchInput(input_id(rel, None), shown, "", shown, stem, dict(hints), problem=problem))
 
-    def _add(self, item: BatchInput) -> None:
+    def _add(self, item: BatchInput) -> bool:
         first = self._ids.get(item.id)
         if first is not None:
             self.found.duplicates += 1
             logger.warning("%s: same content at the same relative path as %s; processed once",
                            item.path, first)
-            return
+            return False
         self._ids[item.id] = item.path
         self.found.inputs.append(item)
+        return True
 
 
 def discover(
     paths: list[Path],
     *,
-    staging: Path,
     limits: ArchiveLimits | None = None,
     input_list: Path | None = None,
     exclude: Path | None = None,
 ) -> Discovery:
-    """Find every input under ``paths`` and in ``input_list``; archives are extracted under ``staging``.
+    """Find every input under ``paths`` and in ``input_list``; nothing is unpacked or written.
 
-    ``exclude`` (the output folder) is never walked into. Raises :class:`ConfigError` for an invalid input
-    list; every other problem becomes an input with ``problem`` set.
+    Archive members are hashed in place, within ``limits`` (for all archives together). ``exclude`` (the
+    output folder) is never walked into. Raises :class:`ConfigError` for an invalid input list; every other
+    problem becomes an input with ``problem`` set.
     """
-    finder = _Finder(staging, limits or ArchiveLimits(), exclude)
+    finder = _Finder(limits or ArchiveLimits(), exclude)
     for path in paths:
         finder.add_argument(path, _argument_rel(path), {})
     if input_list is not None:

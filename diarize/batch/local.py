@@ -85,7 +85,9 @@ class LocalEngine:
         self._slots: list[_Slot] = []
 
     def start(self) -> None:
-        self._slots = [self._spawn(failed_starts=0) for _ in range(self._workers)]
+        self._slots = []
+        for _ in range(self._workers):  # one by one: abort() reaches every worker started so far
+            self._slots.append(self._spawn(failed_starts=0))
 
     def _spawn(self, failed_starts: int) -> _Slot:
         parent_conn, child_conn = self._ctx.Pipe()
@@ -168,6 +170,17 @@ class LocalEngine:
             if slot.process.is_alive():
                 slot.process.kill()
                 slot.process.join()
+            self._close_slot(slot)
+        self._slots = []
+
+    def abort(self) -> None:
+        """Kill every worker now (their jobs are lost) and reap them."""
+        for slot in self._slots:
+            with contextlib.suppress(OSError, ValueError):
+                slot.process.kill()
+        for slot in self._slots:
+            with contextlib.suppress(OSError, ValueError):
+                slot.process.join(5.0)
             self._close_slot(slot)
         self._slots = []
 

@@ -15,25 +15,34 @@ EngineName = Literal["local", "ray"]
 
 @dataclass(frozen=True)
 class ArchiveLimits:
-    """Bounds on what one ``.zip``/``.tar`` input may unpack to (a guard against archive bombs).
+    """Bounds on what the ``.zip``/``.tar`` inputs of a run may unpack to (a guard against archive bombs).
 
-    An archive whose member count or declared total size exceeds a limit is recorded as failed before anything
-    is extracted; a member that turns out larger than declared is cut off and recorded as failed.
+    Members are hashed in place when the inputs are found and unpacked one at a time, only while they are
+    processed (see :mod:`diarize.batch.archives`). A member over a limit is recorded as failed before its data
+    is read; an archive with too many members is one failed input.
     """
 
     max_members: int = 10_000
-    """Most members (files, folders, links) one archive may hold."""
+    """Most entries (files, folders, links) one archive may hold (``--archive-max-members``)."""
+
+    max_member_bytes: int = 2**30
+    """Most bytes one member may unpack to (1 GiB; ``--archive-max-mib``). Each busy worker holds at most one
+    unpacked member on disk."""
 
     max_total_bytes: int = 20 * 2**30
-    """Most bytes all members of one archive may unpack to (20 GiB)."""
+    """Most bytes the media members of all archives of one run may unpack to together (20 GiB;
+    ``--archive-total-mib``)."""
 
-    max_member_bytes: int = 4 * 2**30
-    """Most bytes one member may unpack to (4 GiB)."""
+    min_free_bytes: int = 256 * 2**20
+    """Free space that must remain on the output folder's disk after a member is unpacked (256 MiB); a member
+    that does not fit waits for the others on disk to finish, and fails when it is alone."""
 
     def __post_init__(self) -> None:
         for name in ("max_members", "max_total_bytes", "max_member_bytes"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"archive limit {name} must be at least 1, got {getattr(self, name)}")
+        if self.min_free_bytes < 0:
+            raise ConfigError(f"archive limit min_free_bytes must be 0 or more, got {self.min_free_bytes}")
 
 
 @dataclass(frozen=True)
@@ -70,7 +79,7 @@ class BatchOptions:
     """CPU cores to share among the workers; ``None`` counts the cores this process may use."""
 
     archive_limits: ArchiveLimits = field(default_factory=ArchiveLimits)
-    """Limits on each archive input."""
+    """Limits on what archive inputs unpack to (per member, per archive, and for the whole run)."""
 
     cache_dir: Path | None = None
     """Model cache folder for the workers (``None``: ``$DIARIZE_CACHE`` or the user cache)."""

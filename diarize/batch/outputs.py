@@ -7,11 +7,13 @@ Layout of ``OUT``::
     OUT/manifest.jsonl             run manifest, one JSON line per finished attempt (see diarize.batch)
     OUT/summary.parquet            one row per input of the latest run
     OUT/.diarize-batch.lock        held (flock) by the run using the folder
-    OUT/.tmp-*                     work in progress; removed by the next run
+    OUT/.tmp-*                     work in progress (``.tmp-extract-*``: archive members being processed);
+                                   removed at the end of the run, and by the next run after a kill
 
 An input's outputs are written into ``OUT/.tmp-<id>-<token>/`` (every file fsynced, the marker last), then the
 folder is renamed to ``OUT/<id>``; only then is its manifest line appended and fsynced. A run killed at any
 point leaves either no ``OUT/<id>`` or a complete one, never a half-written folder under the final name.
+Output folders and files get the usual permissions (0777 and 0666 less the umask); scratch folders are private.
 """
 
 from __future__ import annotations
@@ -182,10 +184,11 @@ class OutputStore:
             os.close(self._lock_fd)
             self._lock_fd = None
 
-    def temp_dir(self, kind: str) -> Path:
-        """A new private folder ``OUT/.tmp-<kind>-<token>`` (removed by the next run if this one dies)."""
+    def temp_dir(self, kind: str, *, private: bool = True) -> Path:
+        """A new folder ``OUT/.tmp-<kind>-<token>`` (removed by the next run if this one dies): private (0700)
+        for scratch work, else with the usual permissions (0777 less the umask) for a folder of outputs."""
         path = self.root / f"{TMP_PREFIX}{kind}-{secrets.token_hex(4)}"
-        path.mkdir(mode=0o700)
+        path.mkdir(mode=0o700 if private else 0o777)
         return path
 
     def commit(self, item_id: str, files: dict[str, bytes], record: dict[str, Any]) -> dict[str, Any]:
@@ -196,7 +199,7 @@ class OutputStore:
         """
         final = self.root / item_id
         try:
-            tmp = self.temp_dir(item_id)
+            tmp = self.temp_dir(item_id, private=False)
             outputs = []
             for name, data in files.items():
                 if Path(name).name != name or name.startswith("."):

@@ -173,6 +173,10 @@ class RayEngine:
             ray.shutdown()
             self._owns_ray = False
 
+    def abort(self) -> None:
+        """Kill every actor now (their jobs are lost); a private Ray is shut down."""
+        self.close()
+
 
 def _short(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()

@@ -1,4 +1,9 @@
-"""One batch run: lock ``OUT``, find the inputs, skip what is done, run the rest, record everything."""
+"""One batch run: lock ``OUT``, find the inputs, skip what is done, run the rest, record everything.
+
+Archive members are unpacked into ``OUT/.tmp-extract-*/<id>/`` just before a worker gets them and removed when
+the attempt ends (the run is the scheduler's :class:`~diarize.batch.scheduler.Stager`). SIGINT and SIGTERM stop
+the run cleanly (:mod:`diarize.batch.interrupts`).
+"""
 
 from __future__ import annotations
 
@@ -13,12 +18,14 @@ import time
 from collections.abc import Sequence
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
+from diarize.batch.archives import ArchiveError, Member, MemberExtractor
 from diarize.batch.inputs import BatchInput, Discovery, discover
+from diarize.batch.interrupts import BatchInterrupted, SignalStop, Stop
 from diarize.batch.options import BatchOptions
-from diarize.batch.outputs import SUMMARY_NAME, OutputStore
-from diarize.batch.scheduler import Engine, schedule
+from diarize.batch.outputs import MANIFEST_NAME, SUMMARY_NAME, OutputStore
+from diarize.batch.scheduler import WAIT, Engine, schedule
 from diarize.batch.summary import BatchProgress, BatchSummary
 from diarize.batch.task import FileTask, Job, Outcome, PipelineTask
 from diarize.errors import ConfigError, MediaError
@@ -73,26 +80,39 @@ def run_batch(
     Returns the run's summary; a file that fails is recorded and never stops the run. ``task`` replaces the
     pipeline task (tests inject failing ones). Raises :class:`~diarize.errors.ConfigError` for an invalid
     input list or a configuration change without ``force``, :class:`~diarize.errors.OutputError` when ``OUT``
-    cannot be used, and :class:`~diarize.errors.DiarizeError` when the workers cannot load their models.
+    cannot be used, :class:`~diarize.errors.DiarizeError` when the workers cannot load their models, and
+    :class:`~diarize.batch.interrupts.BatchInterrupted` after SIGINT or SIGTERM (called from the main thread:
+    the workers are stopped, every finished input is recorded, the next run resumes).
     """
     options = options or BatchOptions()
     store = OutputStore(out_dir)
-    store.open()
-    try:
-        run = _Run(store, config, options, task, progress or BatchProgress())
-        paths = [Path(p) for p in inputs]
-        return run.execute(paths, Path(input_list) if input_list is not None else None)
-    finally:
-        store.close()
+    with SignalStop() as stop:
+        run: _Run | None = None
+        try:
+            store.open()
+            run = _Run(store, config, options, task, progress or BatchProgress(), stop)
+            paths = [Path(p) for p in inputs]
+            return run.execute(paths, Path(input_list) if input_list is not None else None)
+        except Stop:
+            signum = stop.signum or 2
+            finished = run.finished if run is not None else 0
+            raise BatchInterrupted(signum, _interrupted_message(signum, finished, store.root)) from None
+        finally:
+            store.close()
+
+
+def _interrupted_message(signum: int, finished: int, root: Path) -> str:
+    return (f"interrupted by {BatchInterrupted.name_of(signum)}: {finished} input(s) finished by this run are "
+            f"recorded in {root / MANIFEST_NAME}; run the same command again to resume")
 
 
 class _Run:
     def __init__(self, store: OutputStore, config: PipelineConfig, options: BatchOptions,
-                 task: FileTask | None, progress: BatchProgress) -> None:
+                 task: FileTask | None, progress: BatchProgress, stop: SignalStop) -> None:
         from diarize.config import config_hash
         from diarize.writers import resolve_formats
 
-        self.store, self.config, self.options, self.progress = store, config, options, progress
+        self.store, self.config, self.options, self.progress, self.stop = store, config, options, progress, stop
         self.cores = options.cores or _cores()
         self.threads = max(1, self.cores // options.workers)
         self.formats = resolve_formats(options.formats or config.output.formats)
@@ -102,22 +122,31 @@ class _Run:
         self.run_id = f"{datetime.now(timezone.utc):%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
         self.records: dict[str, dict[str, Any]] = {}
         self.items: dict[str, BatchInput] = {}
+        self.members: dict[str, Member] = {}
         self.planned: dict[str, float] = {}
+        self.finished = 0
+        """Inputs this run recorded (done, failed, or adopted from a killed run)."""
+        self.extractor: MemberExtractor | None = None
 
     def execute(self, paths: list[Path], input_list: Path | None) -> BatchSummary:
         started = time.monotonic()
-        state = self.store.manifest.compact()
+        with self.stop.held():
+            state = self.store.manifest.compact()
         staging = self.store.temp_dir("extract")
+        self.extractor = MemberExtractor(staging, self.options.archive_limits, checkpoint=self.stop.check)
         try:
-            found = discover(paths, staging=staging, limits=self.options.archive_limits,
-                             input_list=input_list, exclude=self.store.root)
+            found = discover(paths, limits=self.options.archive_limits, input_list=input_list,
+                             exclude=self.store.root)
             self.items = {item.id: item for item in found.inputs}
+            self.members = found.members
             todo = self._plan(found, state)
             if todo:
                 self._process(todo)
         finally:
-            shutil.rmtree(staging, ignore_errors=True)
-            self.store.manifest.compact()
+            with self.stop.held():
+                self.extractor.close()
+                shutil.rmtree(staging, ignore_errors=True)
+                self.store.manifest.compact()
         summary = BatchSummary(
             records=[self.records[i.id] for i in found.inputs if i.id in self.records],
             wall_s=time.monotonic() - started, engine=self.options.engine, workers=self.options.workers,
@@ -175,42 +204,93 @@ class _Run:
         marker = self.store.marker(item.id)
         if marker and marker.get("config_hash") == file_hash and self.store.intact(marker):
             logger.info("%s: finished by an interrupted run; recording it", item.path)
-            self.store.manifest.append(marker)  # the killed run committed the folder but not its line
-            self.records[item.id] = {**marker, "status": "skipped"}
+            with self.stop.held():
+                self.store.manifest.append(marker)  # the killed run committed the folder but not its line
+                self.records[item.id] = {**marker, "status": "skipped"}
+                self.finished += 1
             return True
         return False
 
     def _process(self, todo: list[BatchInput]) -> None:
+        """Archive members first, in archive order (one pass over a compressed tar), then the other files,
+        longest first (the last file finishes sooner). Signals are checked between steps (engines block in
+        extensions that an exception raised by a signal handler would break)."""
         engine: Engine | None = None
         try:
-            jobs = []
-            for item in todo:
-                job = self._probe(item)
-                if job is not None and engine is None:
-                    engine = self._engine()
-                    engine.start()  # the workers load their models while the other inputs are probed
-                jobs += [job] if job is not None else []
-            if engine is None:
-                return
-            jobs.sort(key=lambda j: -self.planned[j.id])  # longest first: the last file finishes sooner
-            self.progress.begin(len(jobs), sum(self.planned[j.id] for j in jobs))
-            schedule(engine, jobs, retries=self.options.retries, timeout=self.options.timeout,
-                     on_outcome=self._on_outcome)
+            with self.stop.held():
+                members: list[Job] = []
+                files: list[Job] = []
+                for item in todo:
+                    self.stop.check()
+                    job = self._job(item) if item.id in self.members else self._probe(item)
+                    if job is not None and engine is None:
+                        engine = self._engine()
+                        engine.start()  # the workers load their models while the other inputs are probed
+                        self.stop.install()  # Ray puts its own SIGTERM handler in place
+                    if job is not None:
+                        (members if item.id in self.members else files).append(job)
+                if engine is None:
+                    return
+                files.sort(key=lambda j: -self.planned[j.id])
+                self.progress.begin(len(members) + len(files), sum(self.planned[j.id] for j in files))
+                schedule(engine, members + files, retries=self.options.retries, timeout=self.options.timeout,
+                         on_outcome=self._on_outcome, stager=self, checkpoint=self.stop.check)
+        except BaseException:
+            if engine is not None:
+                engine.abort()
+                engine = None
+            raise
         finally:
             if engine is not None:
                 engine.close()
             self.progress.close()
 
-    def _probe(self, item: BatchInput) -> Job | None:
+    @staticmethod
+    def _job(item: BatchInput, file: str | None = None) -> Job:
+        return Job(id=item.id, file=item.file if file is None else file, source=item.source, stem=item.stem,
+                   hints=item.hints)
+
+    def _probe(self, item: BatchInput, file: str | None = None) -> Job | None:
         """A job for ``item`` when its header decodes; else its failure is recorded."""
         from diarize.audio import probe
 
+        job = self._job(item, file)
         try:
-            self.planned[item.id] = probe(item.file).duration
+            self.planned[item.id] = probe(job.file).duration
         except MediaError as exc:
             self._record(item, "failed", error=exc.problem)
             return None
-        return Job(id=item.id, file=item.file, source=item.source, stem=item.stem, hints=item.hints)
+        return job
+
+    def stage(self, job: Job, can_wait: bool) -> Job | None | Literal["wait"]:
+        """Unpack an archive member for its attempt (a plain file is already in place); see
+        :class:`~diarize.batch.scheduler.Stager`."""
+        member = self.members.get(job.id)
+        if member is None or self.extractor is None:
+            return job
+        if can_wait and self.extractor.shortfall(member):
+            return WAIT  # the members being processed free their space when they end
+        item = self.items[job.id]
+        try:
+            path = self.extractor.extract(member, job.id)
+        except ArchiveError as exc:
+            self._record(item, "failed", error=exc.problem, attempts=job.attempt - 1)
+            self.progress.update(self.records[item.id], 0.0)
+            return None
+        first = job.id not in self.planned
+        probed = self._probe(item, str(path))
+        if probed is None:
+            self.extractor.remove(job.id)
+            self.progress.update(self.records[item.id], 0.0)
+            return None
+        if first:
+            self.progress.plan(self.planned[job.id])
+        return dataclasses.replace(job, file=probed.file)
+
+    def release(self, job: Job) -> None:
+        """Remove an archive member unpacked for an attempt that has ended."""
+        if job.id in self.members and self.extractor is not None:
+            self.extractor.remove(job.id)
 
     def _engine(self) -> Engine:
         if self.options.engine == "ray":
@@ -253,7 +333,9 @@ class _Run:
             "worker": dict(outcome.worker) if outcome is not None else {}, "run": self.run_id,
             "finished_at": _now(),
         }
-        if files is not None:
-            record = self.store.commit(item.id, files, record)
-        self.store.manifest.append(record)
-        self.records[item.id] = record
+        with self.stop.held():
+            if files is not None:
+                record = self.store.commit(item.id, files, record)
+            self.store.manifest.append(record)
+            self.records[item.id] = record
+            self.finished += 1

@@ -109,7 +109,8 @@ class BatchSummary:
         return path
 
     def format(self) -> str:
-        """The printed summary: counts, audio hours, wall time, throughput, memory, failures with reasons."""
+        """The printed summary: counts, audio hours, wall time, throughput, memory, where the records are (the
+        failures are :meth:`failure_lines`)."""
         lines = [
             f"{len(self.records)} inputs: {self.count('done')} done, {self.count('skipped')} skipped "
             f"(done earlier), {self.count('failed')} failed"
@@ -123,10 +124,12 @@ class BatchSummary:
         peaks = self.worker_peaks()
         if peaks:
             lines.append("peak memory per worker: " + ", ".join(f"{mb:.0f} MiB" for mb in peaks.values()))
-        for record in self.failed:
-            lines.append(f"failed: {record.get('path')}: {record.get('error')}")
         lines.append(f"manifest: {self.out_dir / MANIFEST_NAME}  summary: {self.out_dir / SUMMARY_NAME}")
         return "\n".join(lines)
+
+    def failure_lines(self) -> list[str]:
+        """One line per failed input: ``failed: <path>: <reason>``."""
+        return [f"failed: {r.get('path')}: {r.get('error')}" for r in self.failed]
 
 
 def _clock(seconds: float) -> str:
@@ -154,6 +157,11 @@ class BatchProgress:
             self._files, self._audio, self._start = files, audio_seconds, time.monotonic()
             self._done = self._failed = 0
             self._audio_done = 0.0
+
+    def plan(self, audio_seconds: float) -> None:
+        """Add audio found once counting began (an archive member, probed when it is unpacked)."""
+        with self._lock:
+            self._audio += audio_seconds
 
     def update(self, record: dict[str, Any], planned_seconds: float) -> None:
         """One input finished (``planned_seconds``: its probed duration, counted as done either way)."""

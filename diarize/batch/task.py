@@ -12,6 +12,7 @@ import dataclasses
 import logging
 import os
 import resource
+import threading
 import time
 import traceback
 from dataclasses import dataclass, field
@@ -86,10 +87,19 @@ class FileTask(Protocol):
 
 
 def worker_environment(threads: int) -> None:
-    """Thread settings of a worker process; call before PyTorch or CTranslate2 is imported in it."""
+    """Thread settings of a worker process; call before PyTorch or CTranslate2 is imported in it.
+
+    tqdm (faster-whisper's progress bar) gets a thread lock: its default, a named multiprocessing semaphore in a
+    spawned process, would be reported as leaked when a stopped run kills the worker.
+    """
     for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
         os.environ[name] = str(threads)
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    try:
+        import tqdm
+    except ImportError:
+        return
+    tqdm.tqdm.set_lock(threading.RLock())
 
 
 def worker_vitals(threads: int) -> dict[str, Any]:
