@@ -1,3 +1,3 @@
-from diarize.cli import main
+from diarize.cli.main import main
 
 main()

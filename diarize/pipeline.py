@@ -6,7 +6,7 @@ two-core machine beats running them one after the other with two threads each (C
 scale poorly from one thread to two on these models; see the README's measurements).
 
 Progress goes through ``hook(stage, completed, total)``; the CLI turns it into a progress bar. Stopping: a run
-given a ``cancel`` event raises :class:`~diarize.progress.Cancelled` at the first progress report (every ASR
+given a ``cancel`` event raises :class:`~diarize.cli.progress.Cancelled` at the first progress report (every ASR
 window, every segmentation and embedding batch) or stage boundary after the event is set; a stage that fails
 stops the other one the same way, so that no thread goes on working for a result nobody will read.
 """
@@ -24,15 +24,15 @@ from pathlib import Path
 from typing import Any
 
 from diarize import __version__
-from diarize.asr import AsrOptions, transcribe, warm_up
+from diarize.asr.transcription import AsrOptions, transcribe, warm_up
 from diarize.assign import attribute
 from diarize.audio import load_audio
 from diarize.config import PipelineConfig, load_pipeline
 from diarize.frames import FrameOptions, align, with_frames
-from diarize.models import ModelCache
+from diarize.models.cache import ModelCache
 from diarize.profiling import Meter
-from diarize.progress import Cancelled
-from diarize.speakers import SpeakerModels, SpeakerOptions, diarize
+from diarize.cli.progress import Cancelled
+from diarize.speakers.diarization import SpeakerModels, SpeakerOptions, diarize
 from diarize.types import Audio, Diarization, Provenance, Result, Transcript, VideoInfo
 from diarize.vad import detect_speech
 

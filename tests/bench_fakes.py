@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from diarize.bench_baselines import BaselineOutput
+from diarize.bench.baselines import BaselineOutput
 from diarize.errors import ModelError
 from diarize.types import Audio, SpeakerTurn
 

@@ -14,8 +14,8 @@ from typing import Any
 import numpy as np
 import pytest
 
-from diarize.asr import AsrOptions, pack_spans, transcribe
-from diarize.asr_guards import find_loops
+from diarize.asr.transcription import AsrOptions, pack_spans, transcribe
+from diarize.asr.guards import find_loops
 from diarize.errors import ConfigError
 from diarize.types import Audio, MediaInfo, Span, Transcript
 
@@ -413,13 +413,13 @@ SIZES = ("tiny.en", "base")
 @pytest.fixture(scope="session")
 def cache() -> Any:
     """The default model cache: CTranslate2 models are used in place, openai checkpoints converted once."""
-    from diarize.models import ModelCache
+    from diarize.models.cache import ModelCache
 
     return ModelCache()
 
 
 def _model(cache: Any, backend: str, size: str, compute_type: str = "int8") -> Any:
-    from diarize.asr import warm_up
+    from diarize.asr.transcription import warm_up
 
     if backend == "faster":
         return cache.faster_whisper(size, compute_type, 2)

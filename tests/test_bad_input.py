@@ -48,7 +48,6 @@ peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024
 with open(sys.argv[1], "w") as fh:
     json.dump({"rc": code, "peak": peak}, fh)
 """
-_CLI = "import sys; from diarize.cli import main; sys.argv[0] = 'diarize'; sys.exit(main())"
 _WARNING_TEXT = re.compile(r"Traceback|Warning|warnings\.warn|^\s+File \"", re.MULTILINE)
 
 
@@ -258,7 +257,7 @@ def diarize_run(inputs: list[Path], out: Path, timeout: float) -> Outcome:
     """``diarize run INPUTS -o OUT --pipeline archive -f json,rttm,csv`` in a fresh process tree."""
     report = out.parent / f".{out.name}.rusage.json"
     args = [str(p) for p in inputs] + ["-o", str(out), "--pipeline", "archive", "-f", FORMATS]
-    command = [sys.executable, "-c", _MEASURED, str(report), sys.executable, "-c", _CLI, "run", *args]
+    command = [sys.executable, "-c", _MEASURED, str(report), sys.executable, "-m", "diarize", "run", *args]
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "PYTHONWARNINGS"))}
     child = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=REPO, env=env,
                              start_new_session=True, encoding="utf-8", errors="replace")

@@ -586,7 +586,7 @@ _CLI_WITH_FAKE_TASK = textwrap.dedent("""
     from batch_fakes import FakeTask
     import diarize.batch.runner as runner
     runner.PipelineTask = lambda config, formats, threads, cache_dir: FakeTask(threads, 1.0, log_dir={log!r})
-    from diarize.cli import main
+    from diarize.cli.main import main
     sys.argv = ["diarize", "batch", {root!r}, "-o", {out!r}, "--pipeline", "archive", "--workers", "2"]
     main()
 """)
@@ -678,8 +678,8 @@ def test_ray_engine_retries_crashes_and_timeouts(tmp_path, config, monkeypatch):
 def test_cli_reports_failures_with_exit_status(tmp_path):
     from click.testing import CliRunner
 
-    from diarize.cli import cli
-    from diarize.cli_tools import BATCH_SOME_FAILED
+    from diarize.cli.main import cli
+    from diarize.cli.tools import BATCH_SOME_FAILED
 
     (tmp_path / "in").mkdir()
     (tmp_path / "in" / "empty.wav").write_bytes(b"")

@@ -22,8 +22,8 @@ from click.testing import CliRunner
 
 from diarize.batch import RunManifest
 from diarize.batch.outputs import MANIFEST_NAME, MARKER_NAME, TMP_PREFIX
-from diarize.cli import cli
-from diarize.cli_tools import BATCH_SOME_FAILED
+from diarize.cli.main import cli
+from diarize.cli.tools import BATCH_SOME_FAILED
 
 pytestmark = pytest.mark.slow
 

@@ -1,4 +1,4 @@
-"""diarize.bench and ``diarize bench``: the long recording, the instruments, references, the real command."""
+"""diarize.bench.benchmark and ``diarize bench``: the long recording, the instruments, references, the real command."""
 
 from __future__ import annotations
 
@@ -17,11 +17,11 @@ from batch_fakes import write_wav
 from bench_fakes import FakeLoader, holds_lock
 from click.testing import CliRunner
 
-from diarize.asr import AsrOptions
-from diarize.bench import BenchOptions, bench, concat_long, excerpt
-from diarize.bench_baselines import BASELINES, der_scores, reference_for
-from diarize.bench_child import BaselineSettings, crash_reason, run_baselines
-from diarize.bench_measure import (
+from diarize.asr.transcription import AsrOptions
+from diarize.bench.benchmark import BenchOptions, bench, concat_long, excerpt
+from diarize.bench.baselines import BASELINES, der_scores, reference_for
+from diarize.bench.child import BaselineSettings, crash_reason, run_baselines
+from diarize.bench.measure import (
     SPEAKER_STEPS,
     STAGES,
     RssTrace,
@@ -29,8 +29,8 @@ from diarize.bench_measure import (
     _speaker_steps,
     _StepClock,
 )
-from diarize.bench_report import format_table, report_dict, write_json
-from diarize.cli import cli
+from diarize.bench.report import format_table, report_dict, write_json
+from diarize.cli.main import cli
 from diarize.errors import ConfigError
 from diarize.types import SAMPLE_RATE, Audio, MediaInfo, SpeakerTurn
 
@@ -91,7 +91,7 @@ def test_concat_long_rejects_nothing_to_repeat() -> None:
 
 _MEASURE_40_MIB = """
 import json, numpy as np
-from diarize.bench_measure import measure
+from diarize.bench.measure import measure
 with measure() as cost:
     block = np.ones(40 * 2**20 // 8)  # 40 MiB, touched
     block[::512] += 1.0
@@ -178,7 +178,7 @@ def test_crashed_baseline_child_is_one_line_and_the_others_run(caplog: pytest.Lo
     settings = BaselineSettings(AsrOptions(), cache=None, threads=1, repeat=2)
     loader = FakeLoader(crash={"senko": signal.SIGILL}, fail=("openai-whisper",))
     notes: list[str] = []
-    with caplog.at_level(logging.WARNING, logger="diarize.bench_child"):
+    with caplog.at_level(logging.WARNING, logger="diarize.bench.child"):
         runs = run_baselines(audios, excerpt(audios[0], 1.0), settings, notes.append, loader)
     assert list(runs) == list(BASELINES)
     senko, faster, openai = runs.values()
@@ -204,8 +204,8 @@ from pathlib import Path
 sys.path.insert(0, {tests!r})
 import numpy as np
 from bench_fakes import FakeLoader
-from diarize.asr import AsrOptions
-from diarize.bench_child import BaselineSettings, run_baselines
+from diarize.asr.transcription import AsrOptions
+from diarize.bench.child import BaselineSettings, run_baselines
 from diarize.types import Audio, MediaInfo
 info = MediaInfo(path="x.wav", duration=1.0, sample_rate=16000, channels=1, codec="pcm", container="wav")
 audio = Audio(samples=np.zeros(16000, dtype=np.float32), info=info)

@@ -19,9 +19,9 @@ import pytest
 import soundfile as sf
 from click.testing import CliRunner
 
-from diarize.cli import cli
-from diarize.cli_common import OutputGuard, interruptible
-from diarize.progress import Cancelled
+from diarize.cli.main import cli
+from diarize.cli.common import OutputGuard, interruptible
+from diarize.cli.progress import Cancelled
 from diarize.types import Result
 from diarize.writers import RESULT_SCHEMA
 
@@ -85,7 +85,7 @@ def test_rttm_equals_json_turns(simconv_run):
 
 @pytest.mark.slow
 def test_speaker_attributed_cpwer(shared_data, simconv_run):
-    from diarize.evaluate import evaluate_files
+    from diarize.eval.scoring import evaluate_files
 
     meetings = shared_data / "meetings"
     report = evaluate_files(
@@ -407,7 +407,7 @@ def test_other_signals_do_not_stop_the_work():
 def test_progress_line_clears_itself_before_an_error_line():
     import io
 
-    from diarize.progress import ProgressLine
+    from diarize.cli.progress import ProgressLine
 
     stream = io.StringIO()
     progress = ProgressLine("[1/1] a.wav", stream=stream, interactive=True)
@@ -476,7 +476,7 @@ def test_a_cancelled_run_stops_both_stages():
 _SUPERVISED = """
 import os, re, sys
 from diarize import supervise
-from diarize.cli_common import interruptible
+from diarize.cli.common import interruptible
 with supervise.enabled(), interruptible():
     print(os.getpid(), flush=True)
     if sys.argv[1] == "busy":

@@ -1,4 +1,4 @@
-"""diarize.evaluate and ``diarize eval``: reading, id matching, report totals, the command line."""
+"""diarize.eval.scoring and ``diarize eval``: reading, id matching, report totals, the command line."""
 
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ import pytest
 from click.testing import CliRunner
 
 from diarize import errors
-from diarize.cli import cli, main
+from diarize.cli.main import cli, main
 from diarize.errors import DiarizeError, InputError
-from diarize.evaluate import (
+from diarize.eval.scoring import (
     EvalOptions,
     FileIdError,
     Hypothesis,

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from diarize.features import WINDOW_FEATURES, encoder_features, save_features
+from diarize.asr.features import WINDOW_FEATURES, encoder_features, save_features
 from diarize.frames import feature_count
 from diarize.types import Audio, MediaInfo
 
@@ -100,7 +100,7 @@ def test_saved_features_load_back(tmp_path):
 @pytest.mark.slow
 def test_real_model_two_windows(shared_data):
     from diarize.audio import load_audio
-    from diarize.models import ModelCache
+    from diarize.models.cache import ModelCache
 
     model = ModelCache().openai_whisper("tiny.en")
     audio = load_audio(shared_data / "meetings/simconv_en_text.wav")
@@ -117,7 +117,7 @@ def test_real_model_two_windows(shared_data):
 def test_cli_saves_features_beside_the_frame_table(shared_data, tmp_path):
     from click.testing import CliRunner
 
-    from diarize.cli import cli
+    from diarize.cli.main import cli
     from diarize.frames import frame_table
     from diarize.types import Result
 

@@ -369,7 +369,7 @@ def test_pipeline_and_cli_on_the_talking_head_video(shared_data, tmp_path):
     import pandas as pd
     from click.testing import CliRunner
 
-    from diarize.cli import cli
+    from diarize.cli.main import cli
 
     out = tmp_path / "out"
     args = ["run", str(shared_data / KATIE), "-o", str(out), "--pipeline", "archive", "-f", "json,frames"]
@@ -402,7 +402,7 @@ def test_pipeline_and_cli_on_the_talking_head_video(shared_data, tmp_path):
 def test_cli_refuses_frames_for_audio_only_input(shared_data, tmp_path):
     from click.testing import CliRunner
 
-    from diarize.cli import cli
+    from diarize.cli.main import cli
 
     args = ["run", str(shared_data / "speech/jfk.flac"), "-o", str(tmp_path), "-f", "json,frames"]
     outcome = CliRunner().invoke(cli, args)

@@ -408,7 +408,7 @@ def test_embedded_media_plays_from_the_page_alone(browser: Any, shared_data: Pat
 def test_demo_writes_the_viewer_of_a_real_run(browser: Any, tmp_path: Path) -> None:
     from click.testing import CliRunner
 
-    from diarize.cli import cli
+    from diarize.cli.main import cli
 
     out = tmp_path / "demo"
     run = CliRunner().invoke(cli, ["demo", "-o", str(out), "-f", "json"], catch_exceptions=False)
@@ -431,7 +431,7 @@ def test_demo_writes_the_viewer_of_a_real_run(browser: Any, tmp_path: Path) -> N
 def test_run_embed_media_flag_sets_the_html_option() -> None:
     from click.testing import CliRunner
 
-    from diarize.cli import _with_embedded_media, cli
+    from diarize.cli.main import _with_embedded_media, cli
     from diarize.config import load_pipeline
 
     config = _with_embedded_media(load_pipeline())

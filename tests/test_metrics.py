@@ -1,4 +1,4 @@
-"""diarize.metrics: published numbers (dscore, SpeechBrain/md-eval, meeteval) and hand-made cases."""
+"""diarize.eval.metrics: published numbers (dscore, SpeechBrain/md-eval, meeteval) and hand-made cases."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from diarize.evaluate import load_rttm, load_seglst, load_stm
-from diarize.metrics import (
+from diarize.eval.scoring import load_rttm, load_seglst, load_stm
+from diarize.eval.metrics import (
     CpWerScore,
     DerScore,
     JerScore,

@@ -13,10 +13,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import diarize.models as models
-import diarize.whisper_convert as whisper_convert
+import diarize.models.cache as models
+import diarize.models.convert as whisper_convert
 from diarize.errors import ConfigError, MissingPackageError, ModelError
-from diarize.models import MODEL_NAMES, ModelCache, ModelStatus, default_cache_dir
+from diarize.models.cache import MODEL_NAMES, ModelCache, ModelStatus, default_cache_dir
 
 logger = logging.getLogger(__name__)
 
@@ -182,7 +182,7 @@ def test_concurrent_prepares_build_once(monkeypatch: pytest.MonkeyPatch, tmp_pat
 def test_concurrent_real_conversion_in_two_processes(tmp_path: Path) -> None:
     code = (
         "import logging, sys; logging.basicConfig(level=logging.INFO, stream=sys.stdout);"
-        "from diarize.models import ModelCache; print(ModelCache().prepare('whisper-tiny.en-openai'))"
+        "from diarize.models.cache import ModelCache; print(ModelCache().prepare('whisper-tiny.en-openai'))"
     )
     env = {**os.environ, "DIARIZE_CACHE": str(tmp_path), "OMP_NUM_THREADS": "1"}
     procs = [

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from diarize.spanmap import SpanMap
+from diarize.spans import SpanMap
 from diarize.types import Span
 
 SR = 16_000

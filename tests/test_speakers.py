@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from diarize.errors import ConfigError, ModelError
-from diarize.speaker_turns import (
+from diarize.speakers.turns import (
     ClusteredSpeakers,
     FrameGrid,
     ensure_speakers,
@@ -20,11 +20,11 @@ from diarize.speaker_turns import (
     label_in_order,
     top_speakers,
 )
-from diarize.speakers import SpeakerModels, SpeakerOptions, _build, diarize
+from diarize.speakers.diarization import SpeakerModels, SpeakerOptions, _build, diarize
 from diarize.types import Audio, Diarization, MediaInfo
 
 if TYPE_CHECKING:
-    from diarize._pyannote import SpeakerFrames
+    from diarize.speakers.pyannote import SpeakerFrames
 
 # ----------------------------------------------------------------------------------------------------
 # options
@@ -161,7 +161,7 @@ def test_build_names_turns_and_normalises_centroids() -> None:
 
 
 def test_enforce_bounds_reclusters_with_one_cluster_per_window_speaker() -> None:
-    from diarize._pyannote import enforce_bounds
+    from diarize.speakers.pyannote import enforce_bounds
 
     rng = np.random.default_rng(0)
     voices = np.eye(4)[:3] * 10  # three well separated speakers in 4-D
@@ -206,7 +206,7 @@ def _one_window(spans: dict[int, tuple[int, int]]) -> SpeakerFrames:
     """Segmentation of one 10 s window (a short clip is padded to one): local speaker → active frames."""
     from pyannote.core import SlidingWindow, SlidingWindowFeature
 
-    from diarize._pyannote import SpeakerFrames
+    from diarize.speakers.pyannote import SpeakerFrames
 
     scores = np.zeros((1, 589, 3), dtype=np.float32)  # shape: (num_chunks, num_frames, local_speakers)
     for k, (first, stop) in spans.items():
@@ -218,7 +218,7 @@ def _one_window(spans: dict[int, tuple[int, int]]) -> SpeakerFrames:
 
 
 def _cluster_one_window(frames: SpeakerFrames, options: SpeakerOptions, duration: float) -> Diarization:
-    from diarize._pyannote import make_clustering, run_clustering
+    from diarize.speakers.pyannote import make_clustering, run_clustering
 
     embeddings = np.full((1, 3, 8), np.nan)  # shape: (num_chunks, local_speakers, dimension)
     active = frames.binarized.data.sum(axis=1)[0] > 0
@@ -278,7 +278,7 @@ MARGIN = 3.0
 
 @pytest.fixture(scope="module")
 def speaker_models(tmp_path_factory: pytest.TempPathFactory) -> SpeakerModels:
-    from diarize.models import ModelCache
+    from diarize.models.cache import ModelCache
 
     cache = ModelCache(tmp_path_factory.mktemp("models"))
     return SpeakerModels(segmentation=cache.segmentation(), embedding=cache.campplus())
@@ -411,7 +411,7 @@ def test_input_audio_is_not_modified_and_progress_is_reported(
 def test_ge2e_fallback_diarizes_the_sample(
     references: dict, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
-    from diarize.models import ModelCache
+    from diarize.models.cache import ModelCache
 
     cache = ModelCache(tmp_path_factory.mktemp("models"))
     models = SpeakerModels(segmentation=cache.segmentation(), embedding=cache.ge2e())

@@ -2,7 +2,7 @@
 
 The real-audio checks enrol people on single-speaker stretches of one part of a recording (from its reference
 RTTM) and name the speakers the speaker stage finds in another part, with voices of strangers in the library
-too (``diarize.voices_calibrate``). Measured with CAM++ at the default threshold 0.45 (see the README):
+too (``diarize.voices.calibrate``). Measured with CAM++ at the default threshold 0.45 (see the README):
 simconv + pyannote sample, 4 cases: 4/4 enrolled speakers named right, 0/3 strangers named.
 """
 
@@ -17,12 +17,12 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from diarize.cli import cli
+from diarize.cli.main import cli
 from diarize.errors import ConfigError, InputError
-from diarize.naming import DEFAULT_THRESHOLDS, NamingOptions, check_models, match_speakers, name_speakers
+from diarize.voices.naming import DEFAULT_THRESHOLDS, NamingOptions, check_models, match_speakers, name_speakers
 from diarize.types import MediaInfo, Provenance, Result, Segment, SpeakerTurn, Word
-from diarize.voice_library import Enrolment, Voice, VoiceLibrary, check_voice_name, default_library_dir
-from diarize.voices import (
+from diarize.voices.library import Enrolment, Voice, VoiceLibrary, check_voice_name, default_library_dir
+from diarize.voices.enrol import (
     Clip,
     EnrolmentError,
     gather_voices,
@@ -306,7 +306,7 @@ def test_model_mismatch_is_a_clear_error():
 def test_library_of_another_model_fails_before_any_work(tmp_path):
     library = VoiceLibrary(tmp_path)
     library.add(voice("Alice", unit(1, 0, 0)))
-    from diarize.speakers import SpeakerOptions
+    from diarize.speakers.diarization import SpeakerOptions
 
     with pytest.raises(ConfigError, match="enrolled with campplus.*come from ge2e"):
         gather_voices(tmp_path, [], models=None, speaker_options=SpeakerOptions(embedding_model="ge2e"))
@@ -316,7 +316,7 @@ def test_library_of_another_model_fails_before_any_work(tmp_path):
 
 
 def test_default_thresholds_cover_every_model():
-    from diarize.embeddings import EMBEDDING_MODELS
+    from diarize.speakers.embeddings import EMBEDDING_MODELS
 
     assert set(DEFAULT_THRESHOLDS) == set(EMBEDDING_MODELS)
     assert NamingOptions().threshold_for("campplus") == DEFAULT_THRESHOLDS["campplus"]
@@ -374,8 +374,8 @@ def test_cli_usage_errors(tmp_path):
 
 @pytest.fixture(scope="module")
 def speaker_models():
-    from diarize.models import ModelCache
-    from diarize.speakers import SpeakerModels, SpeakerOptions
+    from diarize.models.cache import ModelCache
+    from diarize.speakers.diarization import SpeakerModels, SpeakerOptions
 
     cache = ModelCache()
     return SpeakerModels(segmentation=cache.segmentation(), embedding=cache.campplus()), SpeakerOptions()
@@ -384,7 +384,7 @@ def speaker_models():
 @pytest.mark.slow
 def test_naming_on_real_recordings(shared_data, speaker_models):
     """Enrol on one half of simconv and of pyannote's sample, name the other; strangers in the library."""
-    from diarize.voices_calibrate import CASES, run_cases
+    from diarize.voices.calibrate import CASES, run_cases
 
     models, options = speaker_models
     cases = [c for c in CASES if "simconv" in c.name or "sample" in c.name]
@@ -418,7 +418,7 @@ def test_multi_speaker_clip_is_rejected(shared_data, tmp_path):
 @pytest.mark.slow
 def test_single_speaker_clip_and_range(shared_data, speaker_models):
     from diarize.audio import load_audio
-    from diarize.voices import embed_clip
+    from diarize.voices.enrol import embed_clip
 
     models, options = speaker_models
     jfk = shared_data / "speech/jfk.flac"

@@ -144,7 +144,7 @@ class PipelineTask:
         """Load every model once for this worker process."""
         import torch
 
-        from diarize.models import ModelCache
+        from diarize.models.cache import ModelCache
         from diarize.pipeline import Models
 
         torch.set_num_threads(self.threads)

@@ -15,7 +15,7 @@ from diarize.errors import OutputError
 from diarize.types import Result
 from diarize.writers.base import TextWriter, register_writer
 from diarize.writers.options import WriterOptions
-from diarize.writers.speakers import rttm_safe
+from diarize.writers.labels import rttm_safe
 
 __all__ = ["JsonWriter", "RttmWriter", "result_to_json", "rttm_lines"]
 
@@ -57,7 +57,7 @@ def rttm_lines(result: Result, stem: str) -> list[str]:
 
     Onset and duration have 3 decimals, both taken from whole milliseconds so that onset + duration is the
     turn's end rounded to the millisecond. Blanks in the file id and speaker names become ``_``
-    (see :func:`~diarize.writers.speakers.rttm_safe`); two speakers that would then share a name are an error.
+    (see :func:`~diarize.writers.labels.rttm_safe`); two speakers that would then share a name are an error.
     """
     file_id = rttm_safe(stem)
     names = {s: rttm_safe(s) for s in (*result.speakers, *(t.speaker for t in result.turns))}

@@ -1,0 +1,201 @@
+"""The two Whisper backends behind one small interface.
+
+A backend decodes one window of audio (at most 30 s, 16 kHz mono float32) into :class:`RawSegment` records
+with word times in that window, and detects the spoken language of a window. ``faster`` drives a
+faster-whisper ``WhisperModel`` (CTranslate2); ``openai`` drives openai-whisper's ``Whisper`` (PyTorch). Given
+the same weights and greedy decoding both give the same words.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import numpy as np
+
+from diarize.asr.guards import RawSegment, RawWord
+from diarize.errors import ConfigError
+
+__all__ = ["Backend", "DecodeSettings", "FasterBackend", "OpenaiBackend", "make_backend", "warm_up_openai"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class DecodeSettings:
+    """Decoder settings shared by both backends (see :class:`diarize.asr.transcription.AsrOptions` for their meaning)."""
+
+    beam_size: int
+    temperatures: tuple[float, ...]
+    no_speech_threshold: float | None
+    log_prob_threshold: float | None
+    compression_ratio_threshold: float | None
+    condition_on_previous_text: bool
+    initial_prompt: str | None
+
+
+class Backend(Protocol):
+    """What :func:`diarize.asr.transcription.transcribe` needs from a Whisper implementation."""
+
+    @property
+    def multilingual(self) -> bool: ...
+
+    def detect_language(self, samples: np.ndarray) -> tuple[str, float]: ...
+
+    def language_probabilities(self, samples: np.ndarray) -> dict[str, float]: ...
+
+    def decode(self, samples: np.ndarray, language: str) -> list[RawSegment]: ...
+
+
+def make_backend(name: str, model: Any, settings: DecodeSettings) -> Backend:
+    """The backend ``name`` around ``model``; a model of the other kind is a :class:`ConfigError`."""
+    if name == "faster":
+        if not callable(getattr(model, "transcribe", None)) or not hasattr(model, "model"):
+            raise ConfigError(
+                f"asr backend 'faster' needs a faster_whisper.WhisperModel, got {type(model).__name__}"
+            )
+        return FasterBackend(model, settings)
+    if name == "openai":
+        from whisper.model import Whisper
+
+        if not isinstance(model, Whisper):
+            raise ConfigError(
+                f"asr backend 'openai' needs an openai-whisper model, got {type(model).__name__}"
+            )
+        return OpenaiBackend(model, settings)
+    raise ConfigError(f"unknown asr backend {name!r}: use 'faster' or 'openai'")
+
+
+class FasterBackend:
+    """faster-whisper (CTranslate2) on the CPU."""
+
+    def __init__(self, model: Any, settings: DecodeSettings) -> None:
+        self.model = model
+        self.settings = settings
+
+    @property
+    def multilingual(self) -> bool:
+        return bool(self.model.model.is_multilingual)
+
+    def detect_language(self, samples: np.ndarray) -> tuple[str, float]:
+        return _best(self.language_probabilities(samples))
+
+    def language_probabilities(self, samples: np.ndarray) -> dict[str, float]:
+        _, _, probabilities = self.model.detect_language(audio=samples)
+        return {str(language): float(p) for language, p in probabilities}
+
+    def decode(self, samples: np.ndarray, language: str) -> list[RawSegment]:
+        s = self.settings
+        segments, _ = self.model.transcribe(
+            samples,
+            language=language,
+            task="transcribe",
+            beam_size=s.beam_size,
+            best_of=1,
+            temperature=list(s.temperatures),
+            compression_ratio_threshold=s.compression_ratio_threshold,
+            log_prob_threshold=s.log_prob_threshold,
+            no_speech_threshold=s.no_speech_threshold,
+            condition_on_previous_text=s.condition_on_previous_text,
+            initial_prompt=s.initial_prompt,
+            word_timestamps=True,
+            vad_filter=False,
+        )
+        return [
+            RawSegment(
+                start=float(seg.start),
+                end=float(seg.end),
+                text=seg.text,
+                words=tuple(RawWord(w.start, w.end, w.word, w.probability) for w in seg.words or ()),
+                avg_logprob=float(seg.avg_logprob),
+                no_speech_prob=float(seg.no_speech_prob),
+                compression_ratio=float(seg.compression_ratio),
+            )
+            for seg in segments
+        ]
+
+
+class OpenaiBackend:
+    """openai-whisper (PyTorch, float32) on the CPU.
+
+    Its OpenMP threads spin while waiting unless ``OMP_WAIT_POLICY=PASSIVE`` is set before torch starts; on a
+    busy machine that slows decoding several-fold, so the variable is checked (not set) and a warning logged
+    once.
+    """
+
+    _warned = False
+
+    def __init__(self, model: Any, settings: DecodeSettings) -> None:
+        self.model = model
+        self.settings = settings
+        if os.environ.get("OMP_WAIT_POLICY", "").upper() != "PASSIVE" and not OpenaiBackend._warned:
+            OpenaiBackend._warned = True
+            log.warning(
+                "openai-whisper runs several times slower on a busy CPU unless OMP_WAIT_POLICY=PASSIVE"
+            )
+
+    @property
+    def multilingual(self) -> bool:
+        return bool(self.model.is_multilingual)
+
+    def detect_language(self, samples: np.ndarray) -> tuple[str, float]:
+        return _best(self.language_probabilities(samples))
+
+    def language_probabilities(self, samples: np.ndarray) -> dict[str, float]:
+        import torch
+        from whisper.audio import log_mel_spectrogram, pad_or_trim
+
+        mel = log_mel_spectrogram(pad_or_trim(samples), self.model.dims.n_mels)  # shape: (n_mels, 3000)
+        with torch.inference_mode():
+            _, probabilities = self.model.detect_language(mel.to(self.model.device))
+        return {str(language): float(p) for language, p in probabilities.items()}
+
+    def decode(self, samples: np.ndarray, language: str) -> list[RawSegment]:
+        import whisper
+
+        s = self.settings
+        result = whisper.transcribe(
+            self.model,
+            samples,
+            verbose=None,
+            temperature=s.temperatures,
+            compression_ratio_threshold=s.compression_ratio_threshold,
+            logprob_threshold=s.log_prob_threshold,
+            no_speech_threshold=s.no_speech_threshold,
+            condition_on_previous_text=s.condition_on_previous_text,
+            initial_prompt=s.initial_prompt,
+            word_timestamps=True,
+            language=language,
+            task="transcribe",
+            beam_size=s.beam_size if s.beam_size > 1 else None,
+            fp16=False,
+        )
+        return [
+            RawSegment(
+                start=float(seg["start"]),
+                end=float(seg["end"]),
+                text=seg["text"],
+                words=tuple(
+                    RawWord(w["start"], w["end"], w["word"], w["probability"]) for w in seg.get("words", ())
+                ),
+                avg_logprob=float(seg["avg_logprob"]),
+                no_speech_prob=float(seg["no_speech_prob"]),
+                compression_ratio=float(seg["compression_ratio"]),
+            )
+            for seg in result["segments"]
+        ]
+
+
+def _best(probabilities: dict[str, float]) -> tuple[str, float]:
+    language = max(probabilities, key=lambda k: probabilities[k])
+    return language, probabilities[language]
+
+
+def warm_up_openai() -> None:
+    """Compile openai-whisper's numba DTW (about 2 s, once per process) outside of any timing."""
+    import torch
+    from whisper.timing import dtw
+
+    dtw(torch.rand(4, 6, dtype=torch.float64))

