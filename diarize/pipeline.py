@@ -27,11 +27,11 @@ from diarize import __version__
 from diarize.asr.transcription import AsrOptions, transcribe, warm_up
 from diarize.assign import attribute
 from diarize.audio import load_audio
+from diarize.cli.progress import Cancelled
 from diarize.config import PipelineConfig, load_pipeline
 from diarize.frames import FrameOptions, align, with_frames
 from diarize.models.cache import ModelCache
 from diarize.profiling import Meter
-from diarize.cli.progress import Cancelled
 from diarize.speakers.diarization import SpeakerModels, SpeakerOptions, diarize
 from diarize.types import Audio, Diarization, Provenance, Result, Transcript, VideoInfo
 from diarize.vad import detect_speech

@@ -14,8 +14,8 @@ from typing import Any
 import numpy as np
 import pytest
 
-from diarize.asr.transcription import AsrOptions, pack_spans, transcribe
 from diarize.asr.guards import find_loops
+from diarize.asr.transcription import AsrOptions, pack_spans, transcribe
 from diarize.errors import ConfigError
 from diarize.types import Audio, MediaInfo, Span, Transcript
 

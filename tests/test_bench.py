@@ -18,8 +18,8 @@ from bench_fakes import FakeLoader, holds_lock
 from click.testing import CliRunner
 
 from diarize.asr.transcription import AsrOptions
-from diarize.bench.benchmark import BenchOptions, bench, concat_long, excerpt
 from diarize.bench.baselines import BASELINES, der_scores, reference_for
+from diarize.bench.benchmark import BenchOptions, bench, concat_long, excerpt
 from diarize.bench.child import BaselineSettings, crash_reason, run_baselines
 from diarize.bench.measure import (
     SPEAKER_STEPS,

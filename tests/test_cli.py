@@ -19,8 +19,8 @@ import pytest
 import soundfile as sf
 from click.testing import CliRunner
 
-from diarize.cli.main import cli
 from diarize.cli.common import OutputGuard, interruptible
+from diarize.cli.main import cli
 from diarize.cli.progress import Cancelled
 from diarize.types import Result
 from diarize.writers import RESULT_SCHEMA

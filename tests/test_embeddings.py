@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 import torch
 
-from diarize.speakers.nets.campplus import CAMPPlus, fbank, normalize_fbank
-from diarize.speakers.embeddings import MIN_FRAMES, embed, load_campplus, load_ge2e, speaker_embedding
 from diarize.errors import ModelError
-from diarize.speakers.nets.ge2e import GE2E, mel_spectrogram, normalize_volume
 from diarize.models.cache import ModelCache
+from diarize.speakers.embeddings import MIN_FRAMES, embed, load_campplus, load_ge2e, speaker_embedding
+from diarize.speakers.nets.campplus import CAMPPlus, fbank, normalize_fbank
+from diarize.speakers.nets.ge2e import GE2E, mel_spectrogram, normalize_volume
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from diarize.eval.scoring import load_rttm, load_seglst, load_stm
 from diarize.eval.metrics import (
     CpWerScore,
     DerScore,
@@ -25,6 +24,7 @@ from diarize.eval.metrics import (
     wder,
     word_errors,
 )
+from diarize.eval.scoring import load_rttm, load_seglst, load_stm
 from diarize.types import Segment, Span, SpeakerTurn
 
 # --------------------------------------------------------------------------------------------------

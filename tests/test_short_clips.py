@@ -193,9 +193,9 @@ def test_a_speaker_without_embedding_round_trips_through_json() -> None:
 
 def test_a_speaker_without_embedding_stays_unnamed_and_cannot_be_enrolled_from() -> None:
     from diarize.errors import ConfigError
-    from diarize.voices.naming import name_speakers
-    from diarize.voices.library import Enrolment, Voice
     from diarize.voices.enrol import voice_from_result
+    from diarize.voices.library import Enrolment, Voice
+    from diarize.voices.naming import name_speakers
 
     result = _result_without_embedding()
     voice = Voice("Ann", "campplus", np.eye(192, dtype=np.float32)[:1], (Enrolment("ann.wav", "clip"),))

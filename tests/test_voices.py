@@ -19,9 +19,7 @@ from click.testing import CliRunner
 
 from diarize.cli.main import cli
 from diarize.errors import ConfigError, InputError
-from diarize.voices.naming import DEFAULT_THRESHOLDS, NamingOptions, check_models, match_speakers, name_speakers
 from diarize.types import MediaInfo, Provenance, Result, Segment, SpeakerTurn, Word
-from diarize.voices.library import Enrolment, Voice, VoiceLibrary, check_voice_name, default_library_dir
 from diarize.voices.enrol import (
     Clip,
     EnrolmentError,
@@ -31,6 +29,8 @@ from diarize.voices.enrol import (
     parse_time,
     voice_from_result,
 )
+from diarize.voices.library import Enrolment, Voice, VoiceLibrary, check_voice_name, default_library_dir
+from diarize.voices.naming import DEFAULT_THRESHOLDS, NamingOptions, check_models, match_speakers, name_speakers
 
 # --- helpers ---------------------------------------------------------------------------------------------
 

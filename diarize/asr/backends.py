@@ -25,7 +25,7 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class DecodeSettings:
-    """Decoder settings shared by both backends (see :class:`diarize.asr.transcription.AsrOptions` for their meaning)."""
+    """Decoder settings shared by both backends (their meaning: :class:`diarize.asr.transcription.AsrOptions`)."""
 
     beam_size: int
     temperatures: tuple[float, ...]

@@ -1,6 +1,7 @@
 """What the ASR stage keeps of a decoder's output, and how its times reach the original timeline.
 
-Both Whisper backends decode one window of speech (see :mod:`diarize.asr.transcription`) into :class:`RawSegment` records
+Both Whisper backends decode one window of speech (see :mod:`diarize.asr.transcription`) into
+:class:`RawSegment` records
 with times in that window. :func:`clean_window` then
 
 1. drops segments without words or without duration (openai-whisper can re-decode an empty, zero-length

@@ -116,8 +116,8 @@ class WhisperBaseline:
     """A Whisper model's own ``transcribe`` on the whole recording (no VAD), word timestamps on."""
 
     def __init__(self, name: str, backend: str, model: Any, options: AsrOptions, threads: int) -> None:
-        from diarize.asr.transcription import decode_settings
         from diarize.asr.backends import make_backend
+        from diarize.asr.transcription import decode_settings
 
         self.name = name
         self.threads = threads

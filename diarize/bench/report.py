@@ -49,8 +49,8 @@ from typing import Any
 from diarize.bench.benchmark import BenchReport, FileBench
 from diarize.bench.measure import SPEAKER_STEPS, STAGES, Cost, PassResult
 from diarize.config import config_hash
-from diarize.eval.report import COLLAR_CONVENTION
 from diarize.eval.metrics import DerScore
+from diarize.eval.report import COLLAR_CONVENTION
 from diarize.texttable import grid
 from diarize.writers.files import atomic_write
 

@@ -26,8 +26,8 @@ from typing import Any
 import click
 
 from diarize import supervise
-from diarize.errors import DiarizeError
 from diarize.cli.progress import Cancelled
+from diarize.errors import DiarizeError
 
 __all__ = [
     "BACKSTOP",

@@ -99,9 +99,9 @@ def _process(inputs: list[Path], plan: _Plan, interrupts: Interrupts) -> int:
 
     An input that fails or is interrupted leaves no output behind; the outputs of finished inputs stay.
     """
+    from diarize.cli.progress import ProgressLine
     from diarize.errors import InputError, OutputError
     from diarize.pipeline import Models
-    from diarize.cli.progress import ProgressLine
     from diarize.writers import prepare_out_dir
 
     prepare_out_dir(plan.out_dir)
@@ -294,10 +294,10 @@ def _voice_namer(voices_dir: str | None, specs: tuple[str, ...], threshold: floa
         return None
     import functools
 
-    from diarize.voices.naming import NamingOptions, name_speakers
     from diarize.pipeline import Models
-    from diarize.voices.library import resolve_library_dir
     from diarize.voices.enrol import gather_voices, parse_speaker_voice
+    from diarize.voices.library import resolve_library_dir
+    from diarize.voices.naming import NamingOptions, name_speakers
 
     if voices_dir and Path(voices_dir).is_file():
         raise click.UsageError(f"--voices takes a library folder, not the file {voices_dir}: "

@@ -25,8 +25,8 @@ from diarize.eval.scores import (
     WderScore,
     WordErrors,
 )
-from diarize.types import Span, SpeakerTurn
 from diarize.eval.words import cpwer, tcpwer, wder, word_errors
+from diarize.types import Span, SpeakerTurn
 
 __all__ = [
     "CpWerScore",

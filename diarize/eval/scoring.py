@@ -26,14 +26,6 @@ from typing import Any
 
 from diarize.errors import ConfigError, FileIdError, InputError
 from diarize.eval.io import Hypothesis, load_hypotheses, load_rttm, load_seglst, load_stm, load_uem
-from diarize.eval.report import (
-    COLLAR_CONVENTION,
-    file_scores_dict,
-    format_table,
-    report_dict,
-    report_rows,
-    write_report,
-)
 from diarize.eval.metrics import (
     CpWerScore,
     DerScore,
@@ -49,6 +41,14 @@ from diarize.eval.metrics import (
     tcpwer,
     wder,
     word_errors,
+)
+from diarize.eval.report import (
+    COLLAR_CONVENTION,
+    file_scores_dict,
+    format_table,
+    report_dict,
+    report_rows,
+    write_report,
 )
 from diarize.types import Segment, Span, SpeakerTurn
 

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
@@ -31,12 +32,13 @@ import numpy as np
 import torch
 from torch import nn
 
-from diarize.speakers.nets.campplus import CAMPPlus
 from diarize.errors import ConfigError, ModelError
+from diarize.speakers.nets.campplus import CAMPPlus
 from diarize.speakers.nets.ge2e import GE2E
 from diarize.speakers.turns import (
     EXCLUSIVE_RULES,
     ClusteredSpeakers,
+    absorb_short_runs,
     ensure_speakers,
     exclusive_frames,
     frames_to_turns,
@@ -57,18 +59,24 @@ logger = logging.getLogger(__name__)
 Hook = Callable[[str, int, int], None]
 """Progress callback ``hook(stage, completed, total)``; stages: segmentation, embeddings, clustering."""
 
-CLUSTERING_METHODS = ("agglomerative", "vbx")
+CLUSTERING_METHODS = ("auto", "constrained", "agglomerative", "vbx")
+_AUTO_CLUSTERING = {"campplus": "constrained", "ge2e": "agglomerative"}
 _NETWORKS: dict[str, type[nn.Module]] = {"campplus": CAMPPlus, "ge2e": GE2E}
 _WINDOW = 10.0  # s: the segmentation model's analysis window
 
 DEFAULT_THRESHOLDS: dict[tuple[str, str], float] = {
+    ("campplus", "constrained"): 0.6,
+    ("ge2e", "constrained"): 0.3,
     ("campplus", "agglomerative"): 0.85,
     ("ge2e", "agglomerative"): 0.5,
     ("campplus", "vbx"): 0.8,
     ("ge2e", "vbx"): 0.8,
 }
-"""Clustering thresholds measured on pyannote's sample, three AMI excerpts, a simulated conversation and a
-10-minute concatenation of them (``python -m diarize.speakers.tuning sweep``)."""
+"""Clustering thresholds. Constrained: chosen by 2-fold cross-validation over pyannote's sample, nine AMI
+excerpts, a simulated conversation and each fold's concatenation (DER plus one point per speaker-count
+error); GE2E's is the best of a sweep on the same files. Agglomerative and VBx: measured on pyannote's
+sample, three AMI excerpts, the simulated conversation and a 10-minute concatenation
+(``python -m diarize.speakers.tuning sweep``)."""
 
 
 @dataclass(frozen=True)
@@ -84,25 +92,42 @@ class SpeakerOptions:
     times, so time grows as ``1 / step``. 2.0 halves the time; DER rose by 0.3 points on a 10-minute test
     and by 1.5 on 30 s excerpts, and clips of a few seconds get too few windows."""
 
-    clustering: str = "agglomerative"
-    """``"agglomerative"`` (centroid linkage on cosine distance) or ``"vbx"`` (pyannote's VB-HMM clustering
-    with a length-normalising stand-in PLDA: no PLDA trained for CAM++/GE2E ships, so it is experimental)."""
+    clustering: str = "auto"
+    """``"auto"`` (default): ``"constrained"`` for CAM++, ``"agglomerative"`` for GE2E (with GE2E,
+    constrained clustering lowered AMI DER from 32.7 to 27.4 % but found a third speaker in pyannote's
+    two-speaker sample). ``"constrained"``: average linkage on cosine distance over the local speakers with
+    enough clean speech, the local speakers of one window then assigned to different speakers
+    (:mod:`diarize.speakers.clustering`); ``"agglomerative"``
+    (pyannote's centroid linkage) or ``"vbx"`` (pyannote's VB-HMM clustering with a length-normalising
+    stand-in PLDA: no PLDA trained for CAM++/GE2E ships, so it is experimental)."""
 
     threshold: float | None = None
-    """Agglomerative: cosine-distance threshold below which clusters merge (higher → fewer speakers).
+    """Constrained: average-linkage cosine distance at which merging stops (higher → fewer speakers).
+    Agglomerative: Euclidean threshold between centroids of unit embeddings below which clusters merge.
     VBx: Euclidean threshold (unit vectors) of its agglomerative initialisation. ``None``: the measured
     default of the embedding model and method (:data:`DEFAULT_THRESHOLDS`)."""
 
+    min_clean: float = 1.0
+    """Constrained: seconds a local speaker must talk alone in its window for its embedding to shape the
+    clusters (shorter ones are only assigned to them)."""
+
+    min_speech: float = 1.0
+    """Constrained: distinct seconds of single-speaker speech a cluster needs to count as a speaker."""
+
+    cannot_link: bool = False
+    """Constrained: never merge clusters holding two local speakers of one window while other merges are
+    left (off: it raised DER on AMI and on concatenated meetings, see :mod:`diarize.speakers.clustering`)."""
+
     linkage: str = "centroid"
-    """Agglomerative linkage method (scipy): centroid, average, complete, single, ward, median, weighted."""
+    """Agglomerative only: linkage method (scipy): centroid, average, complete, single, ward, median, weighted."""
 
     min_cluster_size: int | None = None
-    """Clusters with fewer embeddings are merged into the nearest large one. ``None``: ``round(6 / step)``,
-    i.e. about 6 s of windows whatever the step (12 s merged real speakers who talk little on a 10-minute,
-    14-speaker test). pyannote lowers it to 10 % of the embeddings on short files."""
+    """Agglomerative only: clusters with fewer embeddings are merged into the nearest large one.
+    ``None``: ``round(6 / step)``, i.e. about 6 s of windows whatever the step (12 s merged real speakers who
+    talk little on a 10-minute, 14-speaker test). pyannote lowers it to 10 % of the embeddings on short files."""
 
     constrained: bool = False
-    """Agglomerative: assign the local speakers of one window to different clusters (Hungarian matching)."""
+    """Agglomerative only: assign the local speakers of one window to different clusters (Hungarian matching)."""
 
     overlap_evidence: float = 1.0
     """Seconds during which segmentation hears ``n`` speakers at once that prove at least ``n`` distinct
@@ -114,6 +139,10 @@ class SpeakerOptions:
 
     min_duration_off: float = 0.0
     """Gaps shorter than this (s) inside one speaker's speech are filled."""
+
+    min_duration_on: float = 0.1
+    """Turns shorter than this (s) are merged into the neighbouring speaker's turn, or dropped when nobody
+    speaks next to them (:func:`diarize.speakers.turns.absorb_short_runs`); ``0`` keeps every turn."""
 
     exclusive_rule: str = "confident"
     """How the exclusive view picks one speaker in overlap: ``"confident"`` (most active) or ``"keep"``
@@ -159,6 +188,10 @@ class SpeakerOptions:
             self.linkage,
             ("average", "centroid", "complete", "median", "single", "ward", "weighted"),
         )
+        if self.min_duration_on < 0 or self.min_duration_off < 0:
+            raise ConfigError("min_duration_on and min_duration_off must be at least 0 s")
+        if self.min_clean < 0 or self.min_speech < 0:
+            raise ConfigError(f"min_clean and min_speech must be at least 0 s, got {self.min_clean}, {self.min_speech}")
         if not 0.0 < self.step <= _WINDOW:
             raise ConfigError(f"speaker step must lie in (0, {_WINDOW:g}] s, got {self.step}")
         for name in ("num_speakers", "min_speakers", "max_speakers", "min_cluster_size", "num_threads"):
@@ -185,7 +218,12 @@ class SpeakerOptions:
         """``threshold``, or the default for this embedding model and clustering method."""
         if self.threshold is not None:
             return self.threshold
-        return DEFAULT_THRESHOLDS[(self.embedding_model, self.clustering)]
+        return DEFAULT_THRESHOLDS[(self.embedding_model, self.clustering_method)]
+
+    @property
+    def clustering_method(self) -> str:
+        """``clustering`` with ``"auto"`` resolved for the embedding model."""
+        return _AUTO_CLUSTERING[self.embedding_model] if self.clustering == "auto" else self.clustering
 
     @property
     def cluster_size(self) -> int:
@@ -201,7 +239,8 @@ def _check_choice(name: str, value: str, choices: tuple[str, ...]) -> None:
 class SpeakerModels:
     """The models the stage runs: pyannote's segmentation model and a speaker embedding network.
 
-    ``embedding`` is the bare network (:class:`~diarize.speakers.nets.campplus.CAMPPlus` or :class:`~diarize.speakers.nets.ge2e.GE2E`) as
+    ``embedding`` is the bare network (:class:`~diarize.speakers.nets.campplus.CAMPPlus` or
+    :class:`~diarize.speakers.nets.ge2e.GE2E`) as
     the model cache loads it (``diarize.speakers.embeddings.load_campplus`` / ``load_ge2e``).
     """
 
@@ -258,25 +297,32 @@ def _pipeline_hook(hook: Hook) -> Callable[..., None]:
 
 
 def _diarize(audio: Audio, options: SpeakerOptions, models: SpeakerModels, hook: Hook) -> Diarization:
-    from diarize.speakers.pyannote import make_clustering, run_clustering
-
     analysis = _analyse(audio, options, models, hook)
     if analysis is None:
         return Diarization(turns=(), exclusive=(), speakers=(), embedding_model=options.embedding_model)
     frames, embeddings = analysis
     hook("clustering", 0, 1)
-    clustering = make_clustering(options, embeddings.shape[-1])
-    clustered = run_clustering(clustering, frames, embeddings, options)
+    clustered = cluster(frames, embeddings, options)
     hook("clustering", 1, 1)
     return _build(clustered, audio.duration, options)
+
+
+def cluster(frames: SpeakerFrames, embeddings: np.ndarray, options: SpeakerOptions) -> ClusteredSpeakers:
+    """Local speakers to global speakers with the clustering method ``options`` names; inputs unchanged."""
+    from diarize.speakers.pyannote import make_clustering, run_clustering, run_constrained
+
+    if options.clustering_method == "constrained":
+        return run_constrained(frames, embeddings, options)
+    clustering = make_clustering(options, embeddings.shape[-1])
+    return run_clustering(clustering, frames, embeddings.copy(), options)
 
 
 def _analyse(
     audio: Audio, options: SpeakerOptions, models: SpeakerModels, hook: Hook
 ) -> tuple[SpeakerFrames, np.ndarray] | None:
     """Segmentation and embeddings: ``(frames, embeddings)``, or ``None`` when nobody speaks."""
-    from diarize.speakers.pyannote import build_pipeline, run_segmentation
     from diarize.speakers.embeddings import speaker_embedding
+    from diarize.speakers.pyannote import build_pipeline, run_segmentation
 
     network = cast("CAMPPlus | GE2E", models.embedding)  # checked by diarize()
     embedding = speaker_embedding(network, options.embedding_model, workers=options.num_threads)
@@ -306,7 +352,10 @@ def _build(clustered: ClusteredSpeakers, duration: float, options: SpeakerOption
     activations, count, grid = clustered.activations, clustered.count, clustered.grid
     active = top_speakers(activations, count)  # shape: (num_frames, num_clusters)
     active = ensure_speakers(active, activations, clustered.min_speakers)
+    min_frames = math.ceil(options.min_duration_on / grid.step - 1e-9) if options.min_duration_on > 0 else 0
+    active = absorb_short_runs(active, activations, min_frames, clustered.min_speakers)
     exclusive = exclusive_frames(active, activations, options.exclusive_rule)
+    exclusive = absorb_short_runs(exclusive, activations, min_frames, clustered.min_speakers)
     raw = frames_to_turns(active, grid, options.min_duration_off, end=duration)
     raw_exclusive = frames_to_turns(exclusive, grid, options.min_duration_off, end=duration)
     names = label_in_order(raw)

@@ -23,8 +23,8 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
-from diarize.speakers.nets.campplus import CAMPPlus, fbank, normalize_fbank
 from diarize.errors import ModelError
+from diarize.speakers.nets.campplus import CAMPPlus, fbank, normalize_fbank
 from diarize.speakers.nets.ge2e import GE2E, mel_spectrogram, normalize_volume
 
 if TYPE_CHECKING:

@@ -21,9 +21,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
-from diarize.speakers.nets.campplus import CAMPPlus
-from diarize.models.offline import offline_environment, quiet_imports
 from diarize.errors import ModelError
+from diarize.models.offline import offline_environment, quiet_imports
+from diarize.speakers.nets.campplus import CAMPPlus
 from diarize.speakers.nets.ge2e import GE2E
 from diarize.speakers.turns import ClusteredSpeakers, FrameGrid
 
@@ -45,12 +45,14 @@ if TYPE_CHECKING:
 __all__ = [
     "SpeakerEmbedding",
     "SpeakerFrames",
+    "assemble",
     "build_pipeline",
     "enforce_bounds",
     "identity_plda",
     "make_clustering",
     "overlap_speakers",
     "run_clustering",
+    "run_constrained",
     "run_segmentation",
 ]
 
@@ -242,6 +244,53 @@ def run_clustering(
         lo = max(lo, int(min(_overlap_minimum(frames.count, options), hi)))
         hard, centroids = _cluster(clustering, frames, embeddings, options, lo, hi)
         hard, centroids = enforce_bounds(hard, centroids, embeddings, active, lo, hi)
+    return assemble(frames, hard, centroids, (lo, hi), embedded=len(trusted) > 0)
+
+
+def run_constrained(frames: SpeakerFrames, embeddings: np.ndarray, options: SpeakerOptions) -> ClusteredSpeakers:
+    """Cluster local speakers with :func:`diarize.speakers.clustering.cluster_local_speakers` and stitch their activity.
+
+    With no local speaker talking alone for ``min_clean`` seconds there is nothing to cluster: all the speech
+    is one speaker, as in :func:`run_clustering`. Every speaker the clustering keeps must show in the output
+    (it has ``min_speech`` seconds of its own), so the output's minimum is raised to their number.
+    """
+    from diarize.speakers.clustering import ClusterRules, clean_seconds, cluster_local_speakers
+
+    lo, hi = options.speaker_bounds
+    active = np.sum(frames.binarized.data, axis=1) > 0
+    frame_step = frames.count.sliding_window.step
+    valid = active & np.isfinite(embeddings).all(axis=-1)
+    if not (valid & (clean_seconds(frames.binarized.data, frame_step) >= options.min_clean)).any():
+        hard, centroids = _too_little_speech(embeddings, active, lo, hi)
+        return assemble(frames, hard, centroids, (lo, hi), embedded=False)
+    lo = max(lo, int(min(_overlap_minimum(frames.count, options), hi)))
+    clusters = cluster_local_speakers(
+        embeddings,
+        frames.binarized.data,
+        (frame_step, frames.binarized.sliding_window.step),
+        ClusterRules(options.cluster_threshold, options.min_clean, options.min_speech, options.cannot_link),
+        bounds=(lo, hi),
+    )
+    hard, centroids = enforce_bounds(clusters.hard, clusters.centroids, embeddings, active, lo, hi)
+    used = len(np.unique(hard[active & (hard >= 0)]))
+    return assemble(frames, hard, centroids, (int(min(max(lo, used), hi)), hi))
+
+
+def assemble(
+    frames: SpeakerFrames,
+    hard: np.ndarray,
+    centroids: np.ndarray,
+    bounds: tuple[int, float],
+    embedded: bool = True,
+) -> ClusteredSpeakers:
+    """Stitch the clustered local speakers ``hard`` ``(num_chunks, local_speakers)`` over the whole audio.
+
+    ``hard[c, s] = k`` puts local speaker ``s`` of window ``c`` in global speaker ``k``; negative values and
+    silent local speakers are dropped. ``bounds`` is ``(lo, hi)``: the fewest speakers the output must show,
+    and the cap on speakers talking at once.
+    """
+    lo, hi = bounds
+    active = np.sum(frames.binarized.data, axis=1) > 0
     hard = np.where(active, hard, -2)
     count = np.minimum(frames.count.data[:, 0], hi).astype(np.int64)
     activations = _stitch(frames.segmentations, hard, frames.count.sliding_window)
@@ -253,7 +302,7 @@ def run_clustering(
         centroids=centroids,
         grid=FrameGrid(start=window.start, step=window.step, duration=window.duration),
         min_speakers=lo,
-        embedded=len(trusted) > 0,
+        embedded=embedded,
     )
 
 

@@ -123,18 +123,34 @@ def _analysis(
 
 
 def _finish(analysis: Any, audio: Audio, options: SpeakerOptions) -> Diarization:
-    from diarize.speakers.pyannote import make_clustering, run_clustering
-    from diarize.speakers.diarization import _build
+    from diarize.speakers.diarization import _build, cluster
 
     frames, embeddings = analysis
-    clustering = make_clustering(options, embeddings.shape[-1])
-    return _build(run_clustering(clustering, frames, embeddings.copy(), options), audio.duration, options)
+    return _build(cluster(frames, embeddings, options), audio.duration, options)
+
+
+def _oracle(analysis: Any, audio: Audio, options: SpeakerOptions, reference: Any) -> Diarization:
+    """The oracle-clustering floor (:mod:`diarize.eval.oracle`) of one analysis."""
+    from diarize.eval.oracle import oracle_diarization
+    from diarize.types import SpeakerTurn
+
+    frames, embeddings = analysis
+    turns = [SpeakerTurn(s.start, s.end, str(label)) for s, _, label in reference.itertracks(yield_label=True)]
+    return oracle_diarization(frames, embeddings, turns, audio.duration, options)
 
 
 def sweep(
-    recs: list[Recording], grid: list[SpeakerOptions], oracle_count: bool = False, cache: Path | None = None
+    recs: list[Recording],
+    grid: list[SpeakerOptions],
+    oracle_count: bool = False,
+    cache: Path | None = None,
+    oracle: bool = False,
 ) -> list[dict[str, Any]]:
-    """Score every option set of ``grid`` on every recording; one row per (options, recording)."""
+    """Score every option set of ``grid`` on every recording; one row per (options, recording).
+
+    ``oracle`` adds, per option set, the oracle-clustering floor of the same analysis (``clustering`` column
+    ``"oracle"``): what perfect clustering would score, so ``DER - floor`` is what clustering still loses.
+    """
     from diarize.audio import load_audio
 
     rows: list[dict[str, Any]] = []
@@ -146,15 +162,23 @@ def sweep(
             if options.embedding_model not in models:
                 models[options.embedding_model] = load_models(options.embedding_model)
             analysis = _analysis(rec, audio, models[options.embedding_model], options, cache)
+            if analysis is None:  # nobody speaks, by segmentation
+                continue
             run_options = replace(options, num_speakers=len(reference.labels())) if oracle_count else options
-            diarization = _finish(analysis, audio, run_options)
-            row = {f.name: getattr(options, f.name) for f in fields(options)}
-            row.update(
-                file=rec.name, speakers=len(diarization.speakers), true_speakers=len(reference.labels())
-            )
-            for collar in COLLARS:
-                row[f"der{collar:g}"] = score(diarization, reference, uem, collar)
-            rows.append(row)
+            runs = [(options.clustering, _finish(analysis, audio, run_options))]
+            if oracle:
+                runs.append(("oracle", _oracle(analysis, audio, options, reference)))
+            for method, diarization in runs:
+                row = {f.name: getattr(options, f.name) for f in fields(options)}
+                row.update(
+                    clustering=method,
+                    file=rec.name,
+                    speakers=len(diarization.speakers),
+                    true_speakers=len(reference.labels()),
+                )
+                for collar in COLLARS:
+                    row[f"der{collar:g}"] = score(diarization, reference, uem, collar)
+                rows.append(row)
     return rows
 
 
@@ -168,6 +192,7 @@ def _grid(args: argparse.Namespace) -> list[SpeakerOptions]:
         split(args.exclude_overlap, lambda x: x == "1"),
         split(args.clustering, str),
         split(args.thresholds, float),
+        split(args.min_cleans, float),
         split(args.min_cluster_sizes, int),
         split(args.linkage, str),
         split(args.constrained, lambda x: x == "1"),
@@ -179,6 +204,7 @@ def _grid(args: argparse.Namespace) -> list[SpeakerOptions]:
             exclude_overlap=x,
             clustering=c,
             threshold=t,
+            min_clean=mc,
             min_cluster_size=n,
             linkage=lk,
             constrained=k,
@@ -187,7 +213,7 @@ def _grid(args: argparse.Namespace) -> list[SpeakerOptions]:
             vbx_between_class=args.vbx_between_class,
             num_threads=args.threads,
         )
-        for m, s, x, c, t, n, lk, k in axes
+        for m, s, x, c, t, mc, n, lk, k in axes
     ]
 
 
@@ -202,6 +228,7 @@ def _summarise(rows: list[dict[str, Any]]) -> str:
         "exclude_overlap",
         "clustering",
         "threshold",
+        "min_clean",
         "min_cluster_size",
         "linkage",
         "constrained",
@@ -336,8 +363,9 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--models", default="campplus")
     s.add_argument("--steps", default="1.0")
     s.add_argument("--exclude-overlap", default="1")
-    s.add_argument("--clustering", default="agglomerative")
+    s.add_argument("--clustering", default="auto", help="comma-separated: auto, constrained, agglomerative, vbx")
     s.add_argument("--thresholds", default="none", help="comma-separated; none: the model's default")
+    s.add_argument("--min-cleans", default="1.0", help="constrained: seconds alone a local speaker needs to seed")
     s.add_argument("--min-cluster-sizes", default="none")
     s.add_argument("--linkage", default="centroid")
     s.add_argument("--constrained", default="0")
@@ -345,6 +373,7 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--vbx-fb", type=float, default=1.0)
     s.add_argument("--vbx-between-class", type=float, default=3.0)
     s.add_argument("--oracle-count", action="store_true", help="pass the true number of speakers")
+    s.add_argument("--oracle", action="store_true", help="also score the oracle-clustering floor")
     s.add_argument("--cache", type=Path, default=None, help="folder to keep segmentation/embeddings in")
     s.add_argument("--threads", type=int, default=2)
     b = sub.add_parser("bench", help="time and memory of one full run")
@@ -385,7 +414,7 @@ def main(argv: list[str] | None = None) -> int:
         recs.append(Recording(wav.stem, wav, wav.with_suffix(".rttm"), uem if uem.is_file() else None))
     if args.files:
         recs = [r for r in recs if r.name in args.files.split(",")]
-    rows = sweep(recs, _grid(args), oracle_count=args.oracle_count, cache=args.cache)
+    rows = sweep(recs, _grid(args), oracle_count=args.oracle_count, cache=args.cache, oracle=args.oracle)
     sys.stdout.write(_summarise(rows) + "\n")
     return 0
 

@@ -19,6 +19,7 @@ import numpy as np
 
 __all__ = [
     "ClusteredSpeakers",
+    "absorb_short_runs",
     "EXCLUSIVE_RULES",
     "FrameGrid",
     "ensure_speakers",
@@ -99,6 +100,54 @@ def ensure_speakers(active: np.ndarray, activations: np.ndarray, wanted: int) ->
                 if active[:, weakest].sum() > 1:  # never silence another speaker entirely
                     active[t, weakest] = False
             active[t, k] = True
+    return active
+
+
+def _runs(column: np.ndarray) -> list[tuple[int, int]]:
+    """``[start, stop)`` frame runs where ``column`` is True."""
+    padded = np.concatenate([[False], column.astype(bool), [False]])
+    edges = np.flatnonzero(np.diff(padded.astype(np.int8)))
+    return [(int(a), int(b)) for a, b in zip(edges[::2], edges[1::2], strict=True)]
+
+
+def absorb_short_runs(
+    active: np.ndarray, activations: np.ndarray, min_frames: int, min_speakers: int = 1
+) -> np.ndarray:
+    """Merge every speaker's runs shorter than ``min_frames`` frames into a neighbouring speaker's turn.
+
+    ``active`` and ``activations`` are ``(num_frames, num_speakers)``. Shortest runs first, a short run of
+    speaker ``k`` on ``[i, j)``:
+
+    1. goes to the speaker active just before (``i - 1``) or just after (``j``) it — of the two, the one more
+       active over ``[i, j)`` — whose turn thereby grows over the gap;
+    2. with no such neighbour, is dropped (a lone blip in silence or inside someone else's speech);
+    3. is kept when it is its speaker's last run and dropping the speaker would leave fewer than
+       ``min_speakers`` speakers (hints stay exact).
+
+    Returns a new array; ``min_frames <= 1`` returns a copy.
+    """
+    active = active.astype(bool, copy=True)
+    if min_frames <= 1:
+        return active
+    num_frames = active.shape[0]
+    changed = True
+    while changed:
+        changed = False
+        runs = [(b - a, k, a, b) for k in range(active.shape[1]) for a, b in _runs(active[:, k]) if b - a < min_frames]
+        for _, k, a, b in sorted(runs):
+            if not active[a:b, k].all() or (a > 0 and active[a - 1, k]) or (b < num_frames and active[b, k]):
+                continue  # an earlier merge in this pass changed this run
+            last = active[:, k].sum() == b - a
+            if last and int(active.any(axis=0).sum()) <= min_speakers:
+                continue
+            neighbours = set(np.flatnonzero(active[a - 1])) if a > 0 else set()
+            neighbours |= set(np.flatnonzero(active[b])) if b < num_frames else set()
+            neighbours.discard(k)
+            active[a:b, k] = False
+            if neighbours:
+                best = max(sorted(neighbours), key=lambda q: float(activations[a:b, q].sum()))
+                active[a:b, best] = True
+            changed = True
     return active
 
 

@@ -28,11 +28,11 @@ from pathlib import Path
 
 import numpy as np
 
-from diarize.voices.naming import DEFAULT_THRESHOLDS, match_speakers
 from diarize.speakers.diarization import SpeakerModels, SpeakerOptions, diarize
 from diarize.types import Audio, Diarization
-from diarize.voices.library import Voice
 from diarize.voices.enrol import Clip, EnrolmentError, embed_clip
+from diarize.voices.library import Voice
+from diarize.voices.naming import DEFAULT_THRESHOLDS, match_speakers
 
 __all__ = [
     "CASES",

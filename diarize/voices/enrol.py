@@ -31,10 +31,10 @@ import torch
 
 from diarize import __version__
 from diarize.errors import ConfigError, InputError
-from diarize.voices.naming import check_models, result_model
 from diarize.speakers.diarization import SpeakerModels, SpeakerOptions, diarize
 from diarize.types import Audio, Diarization, Result
 from diarize.voices.library import Enrolment, Voice, VoiceLibrary, check_voice_name
+from diarize.voices.naming import check_models, result_model
 
 __all__ = [
     "Clip",

@@ -42,9 +42,9 @@ from diarize.writers.base import (
 )
 from diarize.writers.cues import Cue, CuePart, build_cues
 from diarize.writers.files import atomic_write, prepare_out_dir
+from diarize.writers.labels import UNKNOWN_SPEAKER, parse_speaker_names, rename_speakers, rttm_safe
 from diarize.writers.options import TIMESTAMP_STEPS, HtmlOptions, SubtitleOptions, TextOptions, WriterOptions
 from diarize.writers.schema import RESULT_SCHEMA
-from diarize.writers.labels import UNKNOWN_SPEAKER, parse_speaker_names, rename_speakers, rttm_safe
 from diarize.writers.structured import result_to_json, rttm_lines
 from diarize.writers.tables import WORD_COLUMNS, to_frame
 

@@ -36,8 +36,8 @@ from urllib.parse import quote
 from diarize import __version__
 from diarize.types import Result, Segment, Word
 from diarize.writers.base import OutputContext, TextWriter, register_writer
-from diarize.writers.options import HtmlOptions, WriterOptions
 from diarize.writers.labels import UNKNOWN_SPEAKER
+from diarize.writers.options import HtmlOptions, WriterOptions
 from diarize.writers.text import talk_times
 from diarize.writers.timeline import UNKNOWN_COLOR, overlap_spans, speaker_color, speaker_labels
 

@@ -14,8 +14,8 @@ import numpy as np
 from diarize.errors import OutputError
 from diarize.types import Result
 from diarize.writers.base import TextWriter, register_writer
-from diarize.writers.options import WriterOptions
 from diarize.writers.labels import rttm_safe
+from diarize.writers.options import WriterOptions
 
 __all__ = ["JsonWriter", "RttmWriter", "result_to_json", "rttm_lines"]
 

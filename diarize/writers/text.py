@@ -14,8 +14,8 @@ from pathlib import PurePath
 from diarize.assign import join_words
 from diarize.types import Result, Segment
 from diarize.writers.base import TextWriter, register_writer
-from diarize.writers.options import WriterOptions
 from diarize.writers.labels import display_name
+from diarize.writers.options import WriterOptions
 
 __all__ = ["MarkdownWriter", "TxtWriter", "format_clock", "paragraphs", "talk_times"]
 
