@@ -18,6 +18,8 @@ This is the door of the pipeline: every file is validated here once, and every f
 4. Every channel count FFmpeg decodes (up to 512) is downmixed to the plain mean of the channels, computed here
    from the frame's samples (FFmpeg's own downmix needs a standard layout and weights channels unequally).
    The mono signal is then resampled to 16 kHz by libswresample.
+   Float samples that are not finite (NaN, ±inf: a broken encoder or a corrupt float WAV) count as silence,
+   set to 0 before the downmix so that the resampler cannot spread them, and are reported in the log.
 5. ``MediaInfo.duration`` and ``sample_rate`` are those of the decoded frames at their original rate. A stream
    that decodes to more than :data:`TRUNCATION_TOLERANCE` less than its container declares is truncated.
 """
@@ -178,6 +180,9 @@ def _mono_frame(frame: Any) -> Any:
     scale = _INT_SCALE.get(name, 1.0)
     weights = np.full(channels, 1.0 / (channels * scale), dtype=np.float32)  # shape: (channels,)
     data = frame.to_ndarray()  # shape: (channels, samples) if planar, else (1, samples * channels)
+    if data.dtype.kind == "f" and not np.isfinite(data).all():
+        logger.info("non-finite samples (NaN or inf) decoded as silence")
+        data = np.where(np.isfinite(data), data, 0.0).astype(data.dtype)
     if frame.format.is_planar:
         mono = weights @ data.astype(np.float32)  # shape: (samples,)
     else:
