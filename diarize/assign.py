@@ -48,6 +48,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from diarize.errors import ConfigError
+from diarize.spans import merge_spans
 from diarize.types import Diarization, Segment, Span, SpeakerTurn, Transcript, Word
 
 __all__ = [
@@ -177,7 +178,7 @@ def overlap_regions(turns: Iterable[SpeakerTurn]) -> tuple[Span, ...]:
             per_speaker.setdefault(t.speaker, []).append((t.start, t.end))
     events: list[tuple[float, int]] = []
     for spans in per_speaker.values():
-        for start, end in _merge(spans):
+        for start, end in merge_spans(spans):
             events += [(start, 1), (end, -1)]
     events.sort()  # at equal times the -1 (an end) sorts before the +1 (a start): touching is not overlap
     regions: list[Span] = []
@@ -189,16 +190,6 @@ def overlap_regions(turns: Iterable[SpeakerTurn]) -> tuple[Span, ...]:
             regions.append(Span(opened, time))
         active += step
     return tuple(regions)
-
-
-def _merge(spans: list[tuple[float, float]]) -> list[tuple[float, float]]:
-    merged: list[tuple[float, float]] = []
-    for start, end in sorted(spans):
-        if merged and start <= merged[-1][1]:
-            merged[-1] = (merged[-1][0], max(merged[-1][1], end))
-        else:
-            merged.append((start, end))
-    return merged
 
 
 class _Intervals:

@@ -4,8 +4,8 @@ A pipeline file (``pipelines/<name>.yaml``) is a mapping whose sections are the 
 
     description: meeting transcript with speakers
     vad:      {aggressiveness: 3}          # diarize.vad.VadOptions
-    asr:      {model_size: base}           # diarize.asr.transcription.AsrOptions
-    speakers: {step: 1.0}                  # diarize.speakers.diarization.SpeakerOptions
+    asr:      {model_size: base}           # diarize.asr.options.AsrOptions
+    speakers: {step: 1.0}                  # diarize.speakers.options.SpeakerOptions
     assign:   {nearest_tolerance: 0.5}     # diarize.assign.AssignOptions
     frames:   {left: 2, right: 2}          # diarize.frames.FrameOptions (video only)
     output:   {formats: [json, srt], writers: {subtitle: {max_line_chars: 42}}}
@@ -27,12 +27,12 @@ from typing import Any
 import yaml
 
 from diarize import __version__
-from diarize.asr.transcription import AsrOptions
+from diarize.asr.options import AsrOptions
 from diarize.assign import AssignOptions
 from diarize.errors import ConfigError
 from diarize.frames import FrameOptions
-from diarize.options import options_from_dict, options_to_dict
-from diarize.speakers.diarization import SpeakerOptions
+from diarize.speakers.options import SpeakerOptions
+from diarize.strict import options_from_dict, options_to_dict
 from diarize.vad import VadOptions
 from diarize.writers import WriterOptions, resolve_formats
 

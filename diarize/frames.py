@@ -43,7 +43,7 @@ from typing import Any
 import numpy as np
 
 from diarize.errors import ConfigError, MediaError
-from diarize.options import options_from_dict
+from diarize.strict import options_from_dict
 from diarize.types import Result, SpeakerTurn, VideoInfo
 
 __all__ = [

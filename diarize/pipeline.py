@@ -15,35 +15,31 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import platform
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor, wait
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from diarize import __version__
-from diarize.asr.transcription import AsrOptions, transcribe, warm_up
+from diarize.asr.options import AsrOptions
+from diarize.asr.transcription import transcribe, warm_up
 from diarize.assign import attribute
 from diarize.audio import load_audio
 from diarize.cli.progress import Cancelled
 from diarize.config import PipelineConfig, load_pipeline
 from diarize.frames import FrameOptions, align, with_frames
+from diarize.hooks import Hook, no_hook
 from diarize.models.cache import ModelCache
 from diarize.profiling import Meter
-from diarize.speakers.diarization import SpeakerModels, SpeakerOptions, diarize
+from diarize.speakers.diarization import SpeakerModels, diarize
+from diarize.speakers.options import SpeakerOptions
 from diarize.types import Audio, Diarization, Provenance, Result, Transcript, VideoInfo
 from diarize.vad import detect_speech
+from diarize.versions import versions
 
 __all__ = ["Cancelled", "Hook", "Models", "run"]
 
 logger = logging.getLogger(__name__)
-
-Hook = Callable[[str, int, int], None]
-"""``hook(stage, completed, total)``: stages decode, vad, asr, segmentation, embeddings, clustering, assign."""
-
-_VERSIONED = ("torch", "pyannote.audio", "faster-whisper", "ctranslate2", "openai-whisper", "webrtcvad-wheels", "av")
 
 
 class Models:
@@ -99,10 +95,6 @@ def _runs_parallel(config: PipelineConfig) -> bool:
     return config.parallel and config.asr.backend == "faster"
 
 
-def _no_hook(stage: str, completed: int, total: int) -> None:
-    return None
-
-
 class _Stop:
     """Stops the stages of one run: the caller's ``cancel`` event, or a stage that failed."""
 
@@ -144,7 +136,7 @@ def run(
     models = models or Models()
     meter = meter or Meter()
     stop = _Stop(cancel)
-    hook = stop.guard(hook or _no_hook)
+    hook = stop.guard(hook or no_hook)
     asr_options, speaker_options = _stage_options(config)
     with meter.stage("load_models"):
         asr_model = models.asr(asr_options)
@@ -177,7 +169,7 @@ def run(
         diarization = attribution.diarization  # one speaker assumed where the speaker stage heard none
     hook("assign", 1, 1)
     provenance = Provenance(
-        versions=_versions(),
+        versions=versions(),
         models=Models.names(config),
         options=config.to_dict(),
         timings=meter.timings(),
@@ -246,13 +238,3 @@ def _decode(path: Path, hook: Hook, meter: Meter) -> Audio:
     hook("decode", 1, 1)
     logger.info("%s: %.1f s of audio", path, audio.duration)
     return audio
-
-
-def _versions() -> dict[str, str]:
-    versions = {"diarize": __version__, "python": platform.python_version()}
-    for name in _VERSIONED:
-        try:
-            versions[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            continue
-    return versions

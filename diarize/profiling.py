@@ -1,8 +1,9 @@
 """Measuring stages: wall time, CPU time and peak resident memory, per stage.
 
 The pipeline times every stage through a :class:`Meter`; the benchmark turns on memory sampling, which reads
-the process's resident set size from ``/proc`` in a background thread while a stage runs, so each stage gets
-its own peak rather than the process-wide high-water mark.
+the process's resident set size from ``/proc`` in a background thread while a stage runs (:class:`RssTrace`,
+the one memory sampler of the package), so each stage gets its own peak rather than the process-wide
+high-water mark.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
-__all__ = ["Meter", "StageStats", "current_rss", "peak_rss"]
+__all__ = ["Meter", "RssTrace", "StageStats", "current_rss", "peak_rss"]
 
 _PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 
@@ -47,25 +48,69 @@ class StageStats:
         return {"wall_s": self.wall, "cpu_s": self.cpu, "peak_rss_bytes": self.peak_rss, "calls": self.calls}
 
 
-class _RssSampler:
-    def __init__(self, interval: float) -> None:
+def _reset_high_water_mark() -> bool:
+    """Reset the kernel's peak-RSS counter of this process (Linux 4.0+); ``False`` where not allowed."""
+    try:
+        with open("/proc/self/clear_refs", "w", encoding="ascii") as fh:
+            fh.write("5")
+        return True
+    except OSError:
+        return False
+
+
+def _high_water_mark() -> int:
+    """The kernel's peak RSS of this process since the last reset (bytes; 0 when unreadable)."""
+    try:
+        with open("/proc/self/status", encoding="utf-8", errors="replace") as fh:
+            for line in fh:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return 0
+
+
+class RssTrace:
+    """Resident memory while a block runs: a timestamped sample every ``interval`` s, and the peak.
+
+    ``peak`` is the highest sample; with ``exact``, the kernel's high-water mark, reset on entry when allowed
+    (one exact trace at a time may do that: an inner one would spoil the outer one's mark), or the sampled
+    maximum where the reset is not allowed. :meth:`peak_between` gives the sampled peak of a time window.
+    """
+
+    def __init__(self, interval: float = 0.02, exact: bool = False) -> None:
         self.interval = interval
-        self.peak = current_rss()
+        self.before = 0
+        self.peak = 0
+        self.exact = exact
+        self.samples: list[tuple[float, int]] = []  # (perf_counter, rss bytes)
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="rss-sampler", daemon=True)
+        self._thread = threading.Thread(target=self._sample, name="rss-sampler", daemon=True)
 
-    def _run(self) -> None:
+    def _sample(self) -> None:
         while not self._stop.wait(self.interval):
-            self.peak = max(self.peak, current_rss())
+            self.samples.append((time.perf_counter(), current_rss()))
 
-    def __enter__(self) -> _RssSampler:
+    def __enter__(self) -> RssTrace:
+        self.before = current_rss()
+        self.exact = self.exact and _reset_high_water_mark()
+        self.samples.append((time.perf_counter(), self.before))
         self._thread.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
         self._stop.set()
         self._thread.join()
-        self.peak = max(self.peak, current_rss())
+        self.samples.append((time.perf_counter(), current_rss()))
+        sampled = max(rss for _, rss in self.samples)
+        self.peak = max(sampled, _high_water_mark()) if self.exact else sampled
+
+    def peak_between(self, start: float, end: float) -> int:
+        """Highest sampled RSS from ``start`` to ``end`` (``perf_counter`` seconds), edges included, and the
+        last sample before ``start``."""
+        inside = [rss for t, rss in self.samples if start <= t <= end]
+        before = [rss for t, rss in self.samples if t < start]
+        return max(inside + before[-1:]) if inside or before else self.before
 
 
 @dataclass
@@ -81,7 +126,7 @@ class Meter:
         stats = self.stages.setdefault(name, StageStats())
         wall0, cpu0 = time.perf_counter(), time.process_time()
         if self.sample_rss:
-            with _RssSampler(self.interval) as sampler:
+            with RssTrace(self.interval) as sampler:
                 yield stats
             stats.peak_rss = max(stats.peak_rss, sampler.peak)
         else:

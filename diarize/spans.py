@@ -11,18 +11,41 @@ goes through integer sample counts so that a boundary is the same sample on both
 A time in piece ``a`` maps to ``a``'s original start plus its offset into ``a``. A time that falls in an
 inserted gap, or exactly on the border between two pieces, belongs to the next piece when it starts something
 (``is_end=False``) and to the previous piece when it ends something (``is_end=True``).
+
+:func:`merge_spans` is the one interval merge of the package (VAD regions, ASR input spans, speaker turns).
 """
 
 from __future__ import annotations
 
 import bisect
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from typing import TypeVar
 
 import numpy as np
 
 from diarize.types import SAMPLE_RATE, Span
 
-__all__ = ["SpanMap"]
+__all__ = ["SpanMap", "merge_spans"]
+
+T = TypeVar("T", int, float)
+
+
+def merge_spans(spans: Iterable[tuple[T, T]], gap: T | int = 0, *, touching: bool = True) -> list[tuple[T, T]]:
+    """``(start, end)`` intervals sorted, with every two that are close enough merged into one.
+
+    The rule: going through the intervals in order of start, the next one joins the merged interval before it
+    when the space between them (its start minus that interval's end; negative when they overlap) is less
+    than ``gap``, or is exactly zero — they touch — and ``touching`` is true. So with the defaults
+    overlapping and touching intervals merge, ``gap=g`` also bridges spaces shorter than ``g``, and
+    ``touching=False`` keeps intervals that only touch apart (pieces cut from one longer span).
+    """
+    merged: list[tuple[T, T]] = []
+    for start, end in sorted(spans):
+        if merged and (start - merged[-1][1] < gap or (touching and start == merged[-1][1])):
+            merged[-1] = (merged[-1][0], max(merged[-1][1], end))
+        else:
+            merged.append((start, end))
+    return merged
 
 
 class SpanMap:

@@ -7,12 +7,17 @@ trimmed or chunked audio maps its times back before it returns.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from fractions import Fraction
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+if TYPE_CHECKING:
+    import pandas as pd
+    from pyannote.core import Annotation
 
 __all__ = [
     "SAMPLE_RATE",
@@ -371,11 +376,49 @@ class Result:
 
     @property
     def words(self) -> tuple[Word, ...]:
+        """Every word of every segment, in transcript order."""
         return tuple(w for s in self.segments for w in s.words)
 
     @property
     def duration(self) -> float:
         return self.source.duration
+
+    def to_frame(self) -> pd.DataFrame:
+        """The words as a pandas DataFrame, one row per word: the table of ``<stem>.words.csv``
+        (columns :data:`diarize.writers.tables.WORD_COLUMNS`)."""
+        from diarize.writers.tables import to_frame
+
+        return to_frame(self)
+
+    def to_annotation(self) -> Annotation:
+        """The speaker turns as a ``pyannote.core.Annotation`` (uri: the source file's stem), e.g. to score
+        them with pyannote.metrics."""
+        from diarize.eval.metrics import annotation
+
+        return annotation(self.turns, uri=Path(self.source.path).stem)  # type: ignore[no-any-return]
+
+    def write(self, out_dir: str | Path, formats: str | Iterable[str] = ("json",)) -> list[Path]:
+        """Write the result as ``out_dir/<stem>.<ext>`` in each of ``formats`` (names, a comma list, or
+        ``all``); ``<stem>`` is the source file's stem. Returns the paths written (see
+        :func:`diarize.writers.write`)."""
+        from diarize.writers import write
+
+        return write(self, formats, out_dir)
+
+    @classmethod
+    def from_json(cls, path: str | Path) -> Result:
+        """Read a result back from its canonical JSON file (``<stem>.json``). Raises
+        :class:`~diarize.errors.InputError` naming the file when it is not a diarize result."""
+        from diarize.errors import InputError
+        from diarize.eval.io import read_json
+
+        data = read_json(Path(path))
+        if not isinstance(data, dict):
+            raise InputError(f"{path}: not a diarize result (a JSON object with 'schema': {SCHEMA!r})")
+        try:
+            return cls.from_dict(data)
+        except (KeyError, TypeError, ValueError) as exc:
+            raise InputError(f"{path}: not a diarize {SCHEMA} result ({exc!r})") from None
 
     def to_dict(self) -> dict[str, Any]:
         d: dict[str, Any] = {

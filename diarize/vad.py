@@ -20,6 +20,8 @@ import numpy as np
 import webrtcvad
 
 from diarize.errors import ConfigError, InputError
+from diarize.spans import merge_spans
+from diarize.strict import check_choice
 from diarize.types import Audio, Span
 
 __all__ = ["VadOptions", "detect_speech"]
@@ -59,10 +61,8 @@ class VadOptions:
     """Window (seconds) of the short-term energy that picks the quietest point to cut a long region."""
 
     def __post_init__(self) -> None:
-        if self.frame_ms not in (10, 20, 30):
-            raise ConfigError(f"vad frame_ms must be 10, 20 or 30, got {self.frame_ms!r}")
-        if self.aggressiveness not in (0, 1, 2, 3):
-            raise ConfigError(f"vad aggressiveness must be 0, 1, 2 or 3, got {self.aggressiveness!r}")
+        check_choice("vad.frame_ms", self.frame_ms, (10, 20, 30))
+        check_choice("vad.aggressiveness", self.aggressiveness, (0, 1, 2, 3))
         for name in ("speech_pad", "min_silence", "min_speech"):
             value = getattr(self, name)
             if not 0.0 <= value <= 10.0:
@@ -84,12 +84,12 @@ def detect_speech(audio: Audio, options: VadOptions | None = None) -> list[Span]
     frame = rate * options.frame_ms // 1000
     flags, energy = _classify(audio.samples, rate, frame, options.aggressiveness)
     runs = _speech_runs(flags)
-    runs = _merge_close(runs, gap=round(options.min_silence * 1000 / options.frame_ms))
+    runs = merge_spans(runs, gap=round(options.min_silence * 1000 / options.frame_ms))
     min_frames = round(options.min_speech * 1000 / options.frame_ms)
     runs = [(a, b) for a, b in runs if b - a >= max(1, min_frames)]
     pad = round(options.speech_pad * rate)
     n = len(audio.samples)
-    regions = _merge_close([(max(0, a * frame - pad), min(n, b * frame + pad)) for a, b in runs], gap=1)
+    regions = merge_spans([(max(0, a * frame - pad), min(n, b * frame + pad)) for a, b in runs])
     max_len = round(options.max_span * rate)
     smooth = max(1, round(options.energy_window * 1000 / options.frame_ms))
     cost = _cut_cost(flags, energy, smooth)
@@ -126,17 +126,6 @@ def _speech_runs(flags: np.ndarray) -> list[tuple[int, int]]:
     starts = np.flatnonzero(edges == 1)
     ends = np.flatnonzero(edges == -1)
     return [(int(a), int(b)) for a, b in zip(starts, ends, strict=True)]
-
-
-def _merge_close(runs: list[tuple[int, int]], gap: int) -> list[tuple[int, int]]:
-    """Sorted ranges merged where the space between two of them is shorter than ``gap`` (1: touching ones)."""
-    merged: list[tuple[int, int]] = []
-    for a, b in runs:
-        if merged and a - merged[-1][1] < max(gap, 1):
-            merged[-1] = (merged[-1][0], max(merged[-1][1], b))
-        else:
-            merged.append((a, b))
-    return merged
 
 
 def _cut_cost(flags: np.ndarray, energy: np.ndarray, smooth: int) -> np.ndarray:

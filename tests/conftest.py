@@ -23,10 +23,10 @@ def shared_data() -> Path:
 
 @pytest.fixture(scope="session")
 def pyannote_sample() -> Path:
-    """pyannote.audio's bundled 30 s two-speaker sample (wav); its RTTM lies beside it."""
-    import pyannote.audio
+    """The project's sample recording (``data/sample.wav``: pyannote.audio's 30 s two-speaker excerpt); its RTTM
+    and UEM lie beside it."""
+    from diarize.models.registry import sample_path
 
-    path = Path(pyannote.audio.__file__).parent / "sample" / "sample.wav"
-    if not path.is_file():
-        pytest.skip("pyannote.audio's sample.wav is not installed")
+    path = sample_path()
+    assert path.is_file(), f"{path}: the sample recording is missing from data/"
     return path

@@ -15,7 +15,8 @@ import numpy as np
 import pytest
 
 from diarize.asr.guards import find_loops
-from diarize.asr.transcription import AsrOptions, pack_spans, transcribe
+from diarize.asr.options import AsrOptions
+from diarize.asr.transcription import pack_spans, transcribe
 from diarize.errors import ConfigError
 from diarize.types import Audio, MediaInfo, Span, Transcript
 

@@ -17,7 +17,7 @@ from batch_fakes import write_wav
 from bench_fakes import FakeLoader, holds_lock
 from click.testing import CliRunner
 
-from diarize.asr.transcription import AsrOptions
+from diarize.asr.options import AsrOptions
 from diarize.bench.baselines import BASELINES, der_scores, reference_for
 from diarize.bench.benchmark import BenchOptions, bench, concat_long, excerpt
 from diarize.bench.child import BaselineSettings, crash_reason, run_baselines
@@ -25,9 +25,9 @@ from diarize.bench.measure import (
     SPEAKER_STEPS,
     STAGES,
     RssTrace,
+    StepClock,
     _SpanMeter,
     _speaker_steps,
-    _StepClock,
 )
 from diarize.bench.report import format_table, report_dict, write_json
 from diarize.cli.main import cli
@@ -114,7 +114,7 @@ def test_measure_sees_memory_and_time() -> None:
 
 
 def test_speaker_steps_partition_the_speaker_stage() -> None:
-    meter, clock, trace = _SpanMeter(), _StepClock(), RssTrace()
+    meter, clock, trace = _SpanMeter(), StepClock(), RssTrace()
     meter.marks["speakers"] = (10.0, 1.0, 20.0, 9.0)  # wall 10 s, CPU 8 s
     clock.first.update({"segmentation": (10.5, 1.2), "embeddings": (13.0, 3.0), "clustering": (19.0, 8.5)})
     trace.samples = [(11.0, 100), (14.0, 300), (19.5, 200)]
@@ -204,7 +204,7 @@ from pathlib import Path
 sys.path.insert(0, {tests!r})
 import numpy as np
 from bench_fakes import FakeLoader
-from diarize.asr.transcription import AsrOptions
+from diarize.asr.options import AsrOptions
 from diarize.bench.child import BaselineSettings, run_baselines
 from diarize.types import Audio, MediaInfo
 info = MediaInfo(path="x.wav", duration=1.0, sample_rate=16000, channels=1, codec="pcm", container="wav")

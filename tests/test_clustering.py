@@ -13,8 +13,8 @@ from diarize.speakers.clustering import (
     cluster_local_speakers,
     select_seeds,
 )
-from diarize.speakers.diarization import SpeakerOptions
 from diarize.speakers.linkage import labels_at, merge_history
+from diarize.speakers.options import SpeakerOptions
 from diarize.speakers.turns import absorb_short_runs
 from diarize.types import SpeakerTurn
 

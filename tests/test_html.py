@@ -197,7 +197,7 @@ def test_write_links_the_other_outputs_of_the_run(tmp_path: Path) -> None:
 
 def test_html_options_load_from_a_pipeline_mapping() -> None:
     from diarize.errors import ConfigError
-    from diarize.options import options_from_dict
+    from diarize.strict import options_from_dict
 
     options = options_from_dict(WriterOptions, {"html": {"embed_media": True, "embed_max_bytes": 1000}})
     assert options.html == HtmlOptions(embed_media=True, embed_max_bytes=1000)

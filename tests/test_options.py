@@ -1,4 +1,4 @@
-"""Strict building of option dataclasses from YAML-like mappings."""
+"""Strict building of option dataclasses from YAML-like mappings, and the one check of allowed choices."""
 
 from __future__ import annotations
 
@@ -7,8 +7,12 @@ from typing import Literal
 
 import pytest
 
+from diarize.asr.options import AsrOptions
+from diarize.config import load_pipeline
 from diarize.errors import ConfigError
-from diarize.options import options_from_dict, options_to_dict
+from diarize.speakers.options import SpeakerOptions
+from diarize.strict import check_choice, choices_of, options_from_dict, options_to_dict
+from diarize.vad import VadOptions
 
 
 @dataclass(frozen=True)
@@ -52,3 +56,37 @@ def test_round_trip_through_plain_data():
 def test_invalid_input_names_the_key(data, message):
     with pytest.raises(ConfigError, match=message):
         options_from_dict(Outer, data)
+
+
+def test_check_choice_takes_a_literal_or_a_tuple():
+    check_choice("inner.method", "a", Literal["a", "b"])
+    check_choice("vad.frame_ms", 20, (10, 20, 30))
+    assert choices_of(Literal["a", "b"]) == ("a", "b")
+    with pytest.raises(ConfigError, match=r"^inner.method: 'c' is not one of 'a', 'b'$"):
+        check_choice("inner.method", "c", Literal["a", "b"])
+    with pytest.raises(ConfigError, match=r"^vad.frame_ms: 25 is not one of 10, 20, 30$"):
+        check_choice("vad.frame_ms", 25, (10, 20, 30))
+
+
+def test_stage_options_name_the_bad_choice():
+    with pytest.raises(ConfigError, match=r"^asr.backend: 'whisperx' is not one of 'faster', 'openai'$"):
+        AsrOptions(backend="whisperx")
+    with pytest.raises(ConfigError, match=r"^vad.aggressiveness: 4 is not one of 0, 1, 2, 3$"):
+        VadOptions(aggressiveness=4)
+    with pytest.raises(ConfigError, match=r"^speakers.linkage: 'upgma' is not one of 'average', "):
+        SpeakerOptions(linkage="upgma")
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("speakers: {clustering: kmeans}", r"bad.yaml.speakers.clustering: 'kmeans' is not one of 'auto', "),
+        ("speakers: {min_speakers: 3, max_speakers: 2}", r"bad.yaml.speakers: min_speakers \(3\) is larger"),
+        ("asr: {compute_type: float16}", r"bad.yaml.asr.compute_type: 'float16' is not one of 'int8', 'float32'"),
+    ],
+)
+def test_a_pipeline_file_with_a_bad_value_names_the_file_and_key(tmp_path, text, message):
+    path = tmp_path / "bad.yaml"
+    path.write_text(text + "\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match=message):
+        load_pipeline(path)

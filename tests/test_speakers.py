@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 
 from diarize.errors import ConfigError, ModelError
-from diarize.speakers.diarization import SpeakerModels, SpeakerOptions, _build, diarize
+from diarize.speakers.diarization import SpeakerModels, build_diarization, diarize
+from diarize.speakers.options import SpeakerOptions
 from diarize.speakers.turns import (
     ClusteredSpeakers,
     FrameGrid,
@@ -148,7 +149,7 @@ def test_build_names_turns_and_normalises_centroids() -> None:
     count = active.sum(axis=1)
     centroids = np.array([[3.0, 4.0], [0.0, 2.0], [1.0, 1.0]])
     clustered = ClusteredSpeakers(activations, count, centroids, GRID, min_speakers=1)
-    result = _build(clustered, duration=3.0, options=SpeakerOptions())
+    result = build_diarization(clustered, duration=3.0, options=SpeakerOptions())
     assert result.speakers == ("SPEAKER_00", "SPEAKER_01")
     assert [t.speaker for t in result.turns] == ["SPEAKER_00", "SPEAKER_01", "SPEAKER_00"]
     assert result.turns[0].start == pytest.approx(0.25)
@@ -188,15 +189,15 @@ def test_build_gives_no_embedding_to_a_speaker_without_a_finite_centroid() -> No
     clustered = ClusteredSpeakers(active * 1.0, active.sum(axis=1), centroids, GRID, min_speakers=1)
     with warnings.catch_warnings():
         warnings.simplefilter("error", RuntimeWarning)
-        result = _build(clustered, duration=3.0, options=SpeakerOptions())
+        result = build_diarization(clustered, duration=3.0, options=SpeakerOptions())
     assert result.speakers == ("SPEAKER_00", "SPEAKER_01")
     assert set(result.centroids) == {"SPEAKER_00"}
     assert result.note == "no usable embedding for SPEAKER_01"
     # fewer centroid rows than clusters: the clusters without one get none
     short = ClusteredSpeakers(active * 1.0, active.sum(axis=1), centroids[:1], GRID, min_speakers=1)
-    assert set(_build(short, duration=3.0, options=SpeakerOptions()).centroids) == {"SPEAKER_00"}
+    assert set(build_diarization(short, duration=3.0, options=SpeakerOptions()).centroids) == {"SPEAKER_00"}
     complete = ClusteredSpeakers(active * 1.0, active.sum(axis=1), centroids[[0, 0]], GRID, min_speakers=1)
-    assert _build(complete, duration=3.0, options=SpeakerOptions()).note == ""
+    assert build_diarization(complete, duration=3.0, options=SpeakerOptions()).note == ""
 
 
 _FRAME_DURATION, _FRAME_STEP = 0.0619375, 0.016875  # segmentation-3.0's output frames (s)
@@ -226,7 +227,7 @@ def _cluster_one_window(frames: SpeakerFrames, options: SpeakerOptions, duration
     with warnings.catch_warnings():
         warnings.simplefilter("error", RuntimeWarning)
         clustered = run_clustering(make_clustering(options, 8), frames, embeddings, options)
-        return _build(clustered, duration, options)
+        return build_diarization(clustered, duration, options)
 
 
 @pytest.mark.parametrize("clustering", ["agglomerative", "vbx"])

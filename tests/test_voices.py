@@ -306,7 +306,7 @@ def test_model_mismatch_is_a_clear_error():
 def test_library_of_another_model_fails_before_any_work(tmp_path):
     library = VoiceLibrary(tmp_path)
     library.add(voice("Alice", unit(1, 0, 0)))
-    from diarize.speakers.diarization import SpeakerOptions
+    from diarize.speakers.options import SpeakerOptions
 
     with pytest.raises(ConfigError, match="enrolled with campplus.*come from ge2e"):
         gather_voices(tmp_path, [], models=None, speaker_options=SpeakerOptions(embedding_model="ge2e"))
@@ -316,7 +316,7 @@ def test_library_of_another_model_fails_before_any_work(tmp_path):
 
 
 def test_default_thresholds_cover_every_model():
-    from diarize.speakers.embeddings import EMBEDDING_MODELS
+    from diarize.speakers.options import EMBEDDING_MODELS
 
     assert set(DEFAULT_THRESHOLDS) == set(EMBEDDING_MODELS)
     assert NamingOptions().threshold_for("campplus") == DEFAULT_THRESHOLDS["campplus"]
@@ -375,7 +375,8 @@ def test_cli_usage_errors(tmp_path):
 @pytest.fixture(scope="module")
 def speaker_models():
     from diarize.models.cache import ModelCache
-    from diarize.speakers.diarization import SpeakerModels, SpeakerOptions
+    from diarize.speakers.diarization import SpeakerModels
+    from diarize.speakers.options import SpeakerOptions
 
     cache = ModelCache()
     return SpeakerModels(segmentation=cache.segmentation(), embedding=cache.campplus()), SpeakerOptions()

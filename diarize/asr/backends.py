@@ -25,7 +25,7 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class DecodeSettings:
-    """Decoder settings shared by both backends (their meaning: :class:`diarize.asr.transcription.AsrOptions`)."""
+    """Decoder settings shared by both backends (their meaning: :class:`diarize.asr.options.AsrOptions`)."""
 
     beam_size: int
     temperatures: tuple[float, ...]

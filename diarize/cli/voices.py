@@ -58,21 +58,15 @@ def voices_add(ctx: click.Context, name: str, clips: tuple[str, ...], library: P
 
 
 def _voice_from_result_file(name: str, path: Path, speaker: str) -> Any:
-    import json
-
     from diarize.types import Result
     from diarize.voices.enrol import voice_from_result
 
-    try:
-        result = Result.from_dict(json.loads(path.read_text(encoding="utf-8")))
-    except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError) as exc:
-        raise Failure(f"{path}: not a diarize result JSON ({exc})") from exc
-    return voice_from_result(name, result, speaker, str(path))
+    return voice_from_result(name, Result.from_json(path), speaker, str(path))
 
 
 def _voice_from_clips(ctx: click.Context, store: Any, name: str, clips: tuple[str, ...], model: str) -> Any:
     from diarize.pipeline import Models
-    from diarize.speakers.diarization import SpeakerOptions
+    from diarize.speakers.options import SpeakerOptions
     from diarize.voices.enrol import enrol_clips, parse_clip
 
     parsed = [parse_clip(spec) for spec in clips]

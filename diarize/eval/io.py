@@ -16,7 +16,7 @@ from typing import Any
 from diarize.errors import InputError
 from diarize.types import SCHEMA, Segment, Span, SpeakerTurn
 
-__all__ = ["Hypothesis", "load_hypotheses", "load_rttm", "load_seglst", "load_stm", "load_uem"]
+__all__ = ["Hypothesis", "load_hypotheses", "load_rttm", "load_seglst", "load_stm", "load_uem", "read_json"]
 
 
 @dataclass(frozen=True)
@@ -37,6 +37,16 @@ def _read_text(path: Path) -> str:
         return path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise InputError(f"{path}: cannot read it as UTF-8 text ({exc})") from exc
+
+
+def read_json(path: Path) -> Any:
+    """The parsed JSON of ``path``; :class:`~diarize.errors.InputError` naming the file when it is missing,
+    unreadable or not JSON."""
+    path = Path(path)
+    try:
+        return json.loads(_read_text(path))
+    except json.JSONDecodeError as exc:
+        raise InputError(f"{path}: not valid JSON ({exc})") from exc
 
 
 def _fields(path: Path) -> Iterable[tuple[int, list[str]]]:
@@ -121,10 +131,7 @@ def load_seglst(path: Path) -> dict[str, tuple[Segment, ...]]:
     """Speaker-attributed text per file id from a SegLST JSON list (``session_id``, ``speaker``,
     ``start_time``, ``end_time``, ``words``)."""
     path = Path(path)
-    try:
-        rows = json.loads(_read_text(path))
-    except json.JSONDecodeError as exc:
-        raise InputError(f"{path}: not valid JSON ({exc})") from exc
+    rows = read_json(path)
     if not isinstance(rows, list):
         raise InputError(f"{path}: a SegLST file holds a JSON list of segments")
 
@@ -145,10 +152,7 @@ def load_seglst(path: Path) -> dict[str, tuple[Segment, ...]]:
 
 
 def _json_hypothesis(path: Path, reference_ids: Iterable[str]) -> Hypothesis:
-    try:
-        data = json.loads(_read_text(path))
-    except json.JSONDecodeError as exc:
-        raise InputError(f"{path}: not valid JSON ({exc})") from exc
+    data = read_json(path)
     if not isinstance(data, dict) or "turns" not in data:
         raise InputError(
             f"{path}: not a diarize result (a JSON object with 'turns'); pass our JSON or an RTTM"

@@ -29,6 +29,7 @@ from diarize.eval.words import cpwer, tcpwer, wder, word_errors
 from diarize.types import Span, SpeakerTurn
 
 __all__ = [
+    "annotation",
     "CpWerScore",
     "DerScore",
     "JerScore",
@@ -51,15 +52,16 @@ __all__ = [
 # ----------------------------------------------------------------------------------------------------
 
 
-def _annotation(turns: Iterable[SpeakerTurn]) -> Any:
+def annotation(turns: Iterable[SpeakerTurn], uri: str | None = None) -> Any:
+    """``turns`` as a ``pyannote.core.Annotation``, one track per turn so that overlapping turns stay apart."""
     from pyannote.core import Annotation
     from pyannote.core import Segment as PSegment
 
-    annotation = Annotation()
+    result = Annotation(uri=uri)
     for track, turn in enumerate(turns):
         if turn.end > turn.start:
-            annotation[PSegment(turn.start, turn.end), track] = turn.speaker
-    return annotation
+            result[PSegment(turn.start, turn.end), track] = turn.speaker
+    return result
 
 
 def _timeline(
@@ -93,8 +95,8 @@ def der(
 
     metric = DiarizationErrorRate(collar=collar, skip_overlap=skip_overlap)
     detail = metric(
-        _annotation(reference),
-        _annotation(hypothesis),
+        annotation(reference),
+        annotation(hypothesis),
         uem=_timeline(uem, reference, hypothesis),
         detailed=True,
     )
@@ -127,8 +129,8 @@ def jer(
 
     metric = JaccardErrorRate(collar=collar, skip_overlap=skip_overlap)
     detail = metric(
-        _annotation(reference),
-        _annotation(hypothesis),
+        annotation(reference),
+        annotation(hypothesis),
         uem=_timeline(uem, reference, hypothesis),
         detailed=True,
     )
@@ -147,10 +149,10 @@ def speaker_count(
     region = _timeline(uem, reference, hypothesis) if uem is not None else None
 
     def count(turns: Sequence[SpeakerTurn]) -> int:
-        annotation = _annotation(turns)
+        labelled = annotation(turns)
         if region is not None:
-            annotation = annotation.crop(region)
-        return len(annotation.labels())
+            labelled = labelled.crop(region)
+        return len(labelled.labels())
 
     n_ref, n_hyp = count(reference), count(hypothesis)
     return SpeakerCount(reference=n_ref, hypothesis=n_hyp, abs_error=abs(n_hyp - n_ref))

@@ -30,7 +30,7 @@ from scipy.optimize import linear_sum_assignment
 from diarize.types import Diarization, SpeakerTurn
 
 if TYPE_CHECKING:
-    from diarize.speakers.diarization import SpeakerOptions
+    from diarize.speakers.options import SpeakerOptions
     from diarize.speakers.pyannote import SpeakerFrames
 
 __all__ = ["OracleMode", "oracle_assignment", "oracle_diarization", "reference_activity"]
@@ -101,7 +101,7 @@ def oracle_diarization(
     are the stage's segmentation and embeddings; turns are built with ``options`` like the stage's own, with
     the speaker count taken from the reference.
     """
-    from diarize.speakers.diarization import _build
+    from diarize.speakers.diarization import build_diarization
     from diarize.speakers.pyannote import assemble, overlap_speakers
 
     labels, activity = reference_activity(frames, reference)
@@ -114,4 +114,4 @@ def oracle_diarization(
             centroids[k] = members.mean(axis=0)
     lo = overlap_speakers(frames.count, options.overlap_evidence)  # as the stage itself does
     clustered = assemble(frames, hard, centroids, (lo, float("inf")))
-    return _build(clustered, duration, options)
+    return build_diarization(clustered, duration, options)

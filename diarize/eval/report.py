@@ -93,18 +93,12 @@ def file_scores_dict(scores: FileScores) -> dict[str, Any]:
 
 def report_dict(report: EvalReport) -> dict[str, Any]:
     """The whole report as JSON-ready data (what ``diarize eval --json`` writes)."""
-    from importlib.metadata import PackageNotFoundError, version
+    from diarize.versions import versions
 
-    versions: dict[str, str | None] = {}
-    for package in ("pyannote.metrics", "meeteval", "jiwer", "openai-whisper"):
-        try:
-            versions[package] = version(package)
-        except PackageNotFoundError:
-            versions[package] = None
     return {
         "collar_convention": COLLAR_CONVENTION,
         "options": {f.name: getattr(report.options, f.name) for f in fields(report.options)},
-        "versions": versions,
+        "versions": versions(),
         "files": [file_scores_dict(f) for f in report.files],
         "total": file_scores_dict(report.total),
         "warnings": list(report.warnings),

@@ -3,14 +3,22 @@
 ``packaged`` models are used in place, ``assembled`` ones are put together in the cache (Whisper base arrives in
 two packages), ``converted`` ones are computed once from another registry model. :mod:`diarize.models.cache` prepares
 and loads them.
+
+The files diarize ships itself (the project's ``data/`` folder, installed as ``diarize.data``: the sample recording,
+the result schema, calibration tables) are found with :func:`data_path`; :func:`sample_path` is the sample.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
 from typing import Literal
 
-__all__ = ["MODEL_NAMES", "REGISTRY", "WHISPER_SIZES", "Entry", "Package"]
+__all__ = ["MODEL_NAMES", "REGISTRY", "SAMPLE_ID", "WHISPER_SIZES", "Entry", "Package", "data_path", "sample_path"]
+
+SAMPLE_ID = "sample"
+"""File id of the sample recording in its RTTM and UEM (``data/sample.rttm``, ``data/sample.uem``)."""
 
 
 @dataclass(frozen=True)
@@ -94,3 +102,14 @@ MODEL_NAMES: tuple[str, ...] = tuple(REGISTRY)
 
 WHISPER_SIZES: tuple[str, ...] = ("tiny.en", "base")
 """Whisper sizes available offline (``tiny.en`` is English-only, ``base`` multilingual)."""
+
+
+def data_path(name: str) -> Path:
+    """The installed copy of ``data/<name>`` (package ``diarize.data``); it may not exist, check before use."""
+    return Path(str(resources.files("diarize.data"))) / name
+
+
+def sample_path(suffix: str = ".wav") -> Path:
+    """The sample recording (``suffix=".wav"``): pyannote.audio's 30 s two-speaker meeting excerpt (MIT); its
+    reference turns (``".rttm"``) and scored region (``".uem"``) lie beside it."""
+    return data_path(SAMPLE_ID + suffix)

@@ -48,7 +48,7 @@ __all__ = [
 
 @dataclass(frozen=True)
 class ClusterRules:
-    """The knobs of the module docstring's rules (defaults: :class:`~diarize.speakers.diarization.SpeakerOptions`)."""
+    """The knobs of the module docstring's rules (defaults: :class:`~diarize.speakers.options.SpeakerOptions`)."""
 
     threshold: float = 0.6
     """Rule 2: average-linkage cosine distance at which merging stops."""

@@ -31,7 +31,6 @@ if TYPE_CHECKING:
     from diarize.speakers.pyannote import SpeakerEmbedding
 
 __all__ = [
-    "EMBEDDING_MODELS",
     "embed",
     "load_campplus",
     "load_ge2e",
@@ -39,9 +38,6 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
-
-EMBEDDING_MODELS: tuple[str, ...] = ("campplus", "ge2e")
-"""Names of the speaker embedding networks the diarization stage can use."""
 
 MIN_FRAMES = 20
 """Fewest feature frames (10 ms each) an embedding is computed from; shorter speech is repeated up to it."""

@@ -1,8 +1,9 @@
 """The pyannote.audio side of the speaker stage: embedding-model adapter, PLDA stand-in, pipeline factory.
 
-Importing this module imports pyannote.audio, so it switches hub access and telemetry off first
-(:func:`diarize.models.offline.offline_environment`); the rest of diarize imports it lazily, from the loaders and the
-speaker stage, never at ``import diarize``.
+Importing this module imports pyannote.audio (slow), so the rest of diarize imports it lazily, from the speaker
+stage, never at ``import diarize``. The module itself sets no environment variable: hub access and telemetry are
+switched off (:func:`diarize.models.offline.offline_environment`) by the model loaders before they import
+pyannote.audio, and again by :func:`build_pipeline` before a pipeline is built.
 """
 
 from __future__ import annotations
@@ -27,7 +28,6 @@ from diarize.speakers.nets.campplus import CAMPPlus
 from diarize.speakers.nets.ge2e import GE2E
 from diarize.speakers.turns import ClusteredSpeakers, FrameGrid
 
-offline_environment()
 with quiet_imports():
     from pyannote.audio import Inference, Model
     from pyannote.audio.core.plda import PLDA
@@ -40,7 +40,7 @@ with quiet_imports():
     from sklearn.cluster import KMeans
 
 if TYPE_CHECKING:
-    from diarize.speakers.diarization import SpeakerOptions
+    from diarize.speakers.options import SpeakerOptions
 
 __all__ = [
     "SpeakerEmbedding",
@@ -158,6 +158,7 @@ def build_pipeline(
     Its own clustering step is not used (see :func:`make_clustering`), but pyannote 4.0.7 refuses to build
     without a PLDA even for agglomerative clustering, so it gets the stand-in :func:`identity_plda`.
     """
+    offline_environment()  # pyannote reads its telemetry switch on every run
     with quiet_imports():
         pipeline = SpeakerDiarization(
             segmentation=segmentation,

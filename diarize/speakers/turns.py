@@ -14,6 +14,7 @@ order of first appearance.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal, get_args
 
 import numpy as np
 
@@ -21,6 +22,7 @@ __all__ = [
     "ClusteredSpeakers",
     "absorb_short_runs",
     "EXCLUSIVE_RULES",
+    "ExclusiveRule",
     "FrameGrid",
     "ensure_speakers",
     "exclusive_frames",
@@ -29,7 +31,8 @@ __all__ = [
     "top_speakers",
 ]
 
-EXCLUSIVE_RULES = ("confident", "keep")
+ExclusiveRule = Literal["confident", "keep"]
+EXCLUSIVE_RULES: tuple[str, ...] = get_args(ExclusiveRule)
 """How the exclusive view picks one speaker in overlapped speech: ``"confident"`` takes the most active
 speaker of each frame (pyannote's rule); ``"keep"`` lets the speaker who already holds the floor keep it
 until they stop, and falls back to the most active speaker otherwise."""

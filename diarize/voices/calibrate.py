@@ -1,4 +1,4 @@
-"""Calibrate and check the voice-naming threshold on real recordings: ``python -m diarize.voices.calibrate``.
+"""Calibrate and check the voice-naming threshold on real recordings: ``diarize dev calibrate-voices``.
 
 Needs the project's test recordings (``--data``, the folder of ``meetings/*.wav`` + ``.rttm``) and pyannote's
 bundled sample. Each case enrols voices on single-speaker stretches of one recording (or one half of it),
@@ -13,26 +13,24 @@ people (or the other half). A diarized speaker's true identity is the reference 
   diarized speakers whose person was not enrolled and who got a name anyway.
 
 The default thresholds (:data:`diarize.voices.naming.DEFAULT_THRESHOLDS`) are chosen from this output; the numbers
-are in :mod:`diarize.voices.naming`'s docstring.
+are recorded in ``data/voice_thresholds.json`` and summed up in :mod:`diarize.voices.naming`'s docstring.
 """
 
 from __future__ import annotations
 
-import argparse
-import json
 import logging
-import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 
-from diarize.speakers.diarization import SpeakerModels, SpeakerOptions, diarize
+from diarize.speakers.diarization import SpeakerModels, diarize
+from diarize.speakers.options import SpeakerOptions
 from diarize.types import Audio, Diarization
 from diarize.voices.enrol import Clip, EnrolmentError, embed_clip
 from diarize.voices.library import Voice
-from diarize.voices.naming import DEFAULT_THRESHOLDS, match_speakers
+from diarize.voices.naming import match_speakers
 
 __all__ = [
     "CASES",
@@ -41,9 +39,7 @@ __all__ = [
     "Region",
     "clean_turns",
     "diarized_identities",
-    "main",
     "naming_counts",
-    "read_rttm",
 ]
 
 logger = logging.getLogger(__name__)
@@ -99,17 +95,6 @@ CASES: tuple[Case, ...] = (
     ),
 )
 """The calibration cases: AMI trn07/trn08 are two excerpts of one meeting; trn05 is another meeting."""
-
-
-def read_rttm(path: Path) -> list[RefTurn]:
-    """``(start, end, speaker)`` of every ``SPEAKER`` line of an RTTM file."""
-    turns = []
-    for line in path.read_text().splitlines():
-        fields = line.split()
-        if len(fields) >= 8 and fields[0] == "SPEAKER":
-            start = float(fields[3])
-            turns.append((start, start + float(fields[4]), fields[7]))
-    return turns
 
 
 def clean_turns(reference: Sequence[RefTurn], start: float, end: float, min_duration: float) -> list[RefTurn]:
@@ -208,9 +193,9 @@ class _Recordings:
 
     def path(self, recording: str) -> Path:
         if recording == "sample":
-            import pyannote.audio
+            from diarize.models.registry import sample_path
 
-            return Path(pyannote.audio.__file__).parent / "sample" / "sample.wav"
+            return sample_path()
         return self.data / recording
 
     def audio(self, recording: str) -> Audio:
@@ -221,7 +206,10 @@ class _Recordings:
         return self._audio[recording]
 
     def reference(self, recording: str) -> list[RefTurn]:
-        return read_rttm(self.path(recording).with_suffix(".rttm"))
+        from diarize.eval.io import load_rttm
+
+        turns = load_rttm(self.path(recording).with_suffix(".rttm"))
+        return [(t.start, t.end, t.speaker) for file_turns in turns.values() for t in file_turns]
 
     def cut(self, region: Region) -> Audio:
         audio = self.audio(region.recording)
@@ -341,59 +329,3 @@ def equal_error_threshold(targets: Sequence[float], impostors: Sequence[float]) 
         if abs(miss - accept) < best[2]:
             best = (t, (miss + accept) / 2, abs(miss - accept))
     return best[0], best[1]
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """Print the score distributions, the candidate thresholds and the naming outcomes at ``--threshold``."""
-    parser = argparse.ArgumentParser(
-        prog="python -m diarize.voices.calibrate", description=__doc__.splitlines()[0]
-    )
-    parser.add_argument(
-        "--data", type=Path, default=Path("../shared/data"), help="folder with meetings/*.wav + .rttm"
-    )
-    parser.add_argument("--model", choices=sorted(DEFAULT_THRESHOLDS), default="campplus")
-    parser.add_argument(
-        "--threshold", type=float, help="threshold to evaluate naming at [default: the model's]"
-    )
-    parser.add_argument("--json", type=Path, help="also write the trials and results here")
-    parser.add_argument("-v", "--verbose", action="store_true")
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, stream=sys.stderr)
-    from diarize.pipeline import Models
-
-    options = SpeakerOptions(embedding_model=args.model, num_threads=1)
-    models = Models().speakers(options)
-    threshold = DEFAULT_THRESHOLDS[args.model] if args.threshold is None else args.threshold
-    targets, impostors, counts = run_cases(args.data, models, options, threshold)
-    eer_threshold, eer = equal_error_threshold(targets, impostors)
-    summary = {
-        "model": args.model,
-        "targets": len(targets),
-        "impostors": len(impostors),
-        "target_min_mean": [round(min(targets), 3), round(float(np.mean(targets)), 3)],
-        "impostor_mean_max": [round(float(np.mean(impostors)), 3), round(max(impostors), 3)],
-        "eer": round(eer, 3),
-        "eer_threshold": round(eer_threshold, 3),
-        "threshold": threshold,
-        "naming_accuracy": f"{counts.correct}/{counts.enrolled}",
-        "wrong_names": f"{counts.wrong}/{counts.enrolled}",
-        "false_naming": f"{counts.false_named}/{counts.strangers}",
-    }
-    sys.stdout.write("".join(f"{key}: {value}\n" for key, value in summary.items()))
-    if args.json:
-        args.json.write_text(
-            json.dumps(
-                {
-                    **summary,
-                    "target_scores": targets,
-                    "impostor_scores": impostors,
-                    "details": counts.details,
-                },
-                indent=1,
-            )
-        )
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -31,7 +31,8 @@ import torch
 
 from diarize import __version__
 from diarize.errors import ConfigError, InputError
-from diarize.speakers.diarization import SpeakerModels, SpeakerOptions, diarize
+from diarize.speakers.diarization import SpeakerModels, diarize
+from diarize.speakers.options import SpeakerOptions
 from diarize.types import Audio, Diarization, Result
 from diarize.voices.library import Enrolment, Voice, VoiceLibrary, check_voice_name
 from diarize.voices.naming import check_models, result_model

@@ -6,10 +6,11 @@ one-to-one assignment maximising the total similarity (the Hungarian algorithm,
 ``scipy.optimize.linear_sum_assignment``) proposes at most one voice per speaker and one speaker per voice;
 a proposal is accepted only when its similarity reaches the threshold. Other speakers keep ``SPEAKER_xx``.
 
-Calibration (``python -m diarize.voices.calibrate``; 7 cases on simconv, pyannote's sample and three AMI
+Calibration (``diarize dev calibrate-voices``; 7 cases on simconv, pyannote's sample and three AMI
 excerpts, voices enrolled on single-speaker stretches of 1-10 s of one part, speakers diarized in another,
 plus four single-speaker "stranger" voices in every library). Naming someone wrongly is worse than leaving
-``SPEAKER_xx``, so the threshold lies just above every impostor trial (CAM++: at the next 0.05 step):
+``SPEAKER_xx``, so the threshold lies just above every impostor trial (CAM++: at the next 0.05 step). The
+thresholds and these trial statistics are data, in ``data/voice_thresholds.json`` (:data:`CALIBRATION`):
 
 =======  ===================  =======================  ============  ================================
 model    targets: n, min       impostors: n, mean, max  EER (thr.)    default threshold on these trials
@@ -31,6 +32,7 @@ mean nothing, so a mismatch is a :class:`~diarize.errors.ConfigError`, never a g
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 from collections.abc import Mapping, Sequence
@@ -40,11 +42,13 @@ from typing import Any
 import numpy as np
 
 from diarize.errors import ConfigError
+from diarize.models.registry import data_path
 from diarize.types import Result
 from diarize.voices.library import Voice
 from diarize.writers.labels import rename_speakers
 
 __all__ = [
+    "CALIBRATION",
     "DEFAULT_THRESHOLDS",
     "NamingOptions",
     "SpeakerMatch",
@@ -56,8 +60,12 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_THRESHOLDS: Mapping[str, float] = {"campplus": 0.45, "ge2e": 0.88}
-"""Least cosine similarity for a name, per embedding model (calibrated with ``diarize.voices.calibrate``)."""
+CALIBRATION: Mapping[str, Any] = json.loads(data_path("voice_thresholds.json").read_text(encoding="utf-8"))["models"]
+"""Per embedding model: its ``threshold`` and the trials it was calibrated on (``targets``, ``impostors``, ``eer``,
+``eer_threshold``, ``at_threshold``), as measured by ``diarize dev calibrate-voices``."""
+
+DEFAULT_THRESHOLDS: Mapping[str, float] = {model: float(entry["threshold"]) for model, entry in CALIBRATION.items()}
+"""Least cosine similarity for a name, per embedding model (from :data:`CALIBRATION`)."""
 
 
 @dataclass(frozen=True)

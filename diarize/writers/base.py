@@ -19,7 +19,6 @@ from typing import ClassVar, TypeVar
 
 from diarize.errors import ConfigError
 from diarize.types import Result
-from diarize.writers.files import atomic_write
 from diarize.writers.options import WriterOptions
 
 __all__ = [
@@ -49,7 +48,8 @@ class OutputContext:
 
 
 class Writer(ABC):
-    """Renders a :class:`Result` in one format; :meth:`write` puts it in ``OUT/<stem><suffix>``."""
+    """Renders a :class:`Result` in one format: :meth:`outputs` gives its files' suffixes and contents, which
+    :func:`diarize.writers.write` puts in ``OUT/<stem><suffix>``."""
 
     def __init__(self, context: OutputContext | None = None) -> None:
         self.context = context or OutputContext()
@@ -75,10 +75,6 @@ class Writer(ABC):
         """Every file of the format as ``(suffix, content)``: one, ``(suffix, render(...))``, unless a format
         writes several (``frames`` writes CSV and Parquet)."""
         return [(self.suffix, self.render(result, stem, options))]
-
-    def write(self, result: Result, out_dir: str | Path, stem: str, options: WriterOptions) -> Path:
-        """Render and write atomically; returns the path written."""
-        return atomic_write(self.path(out_dir, stem), self.render(result, stem, options))
 
 
 class TextWriter(Writer):

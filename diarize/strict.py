@@ -1,7 +1,11 @@
-"""Building frozen option dataclasses from plain mappings (YAML, JSON, CLI), strictly.
+"""Strict option values: building frozen option dataclasses from plain mappings, and checking choices.
 
-Unknown keys are an error, values are checked against the field types, and nested dataclasses are built
-recursively, so a typo in a pipeline file fails loudly instead of being ignored.
+:func:`options_from_dict` builds an options dataclass from plain data (YAML, JSON, CLI): unknown keys are an
+error, values are checked against the field types, and nested dataclasses are built recursively, so a typo in
+a pipeline file fails loudly instead of being ignored. :func:`check_choice` is the one check of a value against
+its allowed choices (a ``Literal`` type or a tuple), used both here and by the stages' ``__post_init__``.
+
+This module depends on nothing but :mod:`diarize.errors`, so every options module may use it.
 """
 
 from __future__ import annotations
@@ -9,14 +13,32 @@ from __future__ import annotations
 import dataclasses
 import types
 import typing
-from collections.abc import Mapping
-from typing import Any, TypeVar
+from collections.abc import Iterable, Mapping
+from typing import Any, TypeVar, cast
 
 from diarize.errors import ConfigError
 
-__all__ = ["options_from_dict", "options_to_dict"]
+__all__ = ["check_choice", "choices_of", "options_from_dict", "options_to_dict"]
 
 T = TypeVar("T")
+
+
+def choices_of(choices: Any) -> tuple[Any, ...]:
+    """The allowed values of ``choices``: the arguments of a ``Literal`` type, or the items of an iterable."""
+    if typing.get_origin(choices) is typing.Literal:
+        return typing.get_args(choices)
+    return tuple(cast("Iterable[Any]", choices))
+
+
+def check_choice(where: str, value: Any, choices: Any) -> None:
+    """Raise :class:`ConfigError` unless ``value`` is one of ``choices`` (a ``Literal`` type or an iterable).
+
+    ``where`` names the option, e.g. ``"speakers.clustering"``; the message reads
+    ``speakers.clustering: 'x' is not one of 'auto', 'constrained'``.
+    """
+    allowed = choices_of(choices)
+    if value not in allowed:
+        raise ConfigError(f"{where}: {value!r} is not one of {', '.join(map(repr, allowed))}")
 
 
 def options_from_dict(cls: type[T], data: Mapping[str, Any] | None, where: str = "") -> T:
@@ -41,6 +63,10 @@ def options_from_dict(cls: type[T], data: Mapping[str, Any] | None, where: str =
     }
     try:
         return cls(**values)
+    except ConfigError as exc:  # the dataclass's own checks: say where the values came from
+        if not where:
+            raise
+        raise ConfigError(f"{where}: {exc}") from exc
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"{where or cls.__name__}: {exc}") from exc
 
@@ -74,8 +100,7 @@ def _coerce(hint: Any, value: Any, where: str) -> Any:
                 errors.append(str(exc))
         raise ConfigError(errors[0] if errors else f"{where}: invalid value {value!r}")
     if origin is typing.Literal:
-        if value not in args:
-            raise ConfigError(f"{where}: {value!r} is not one of {', '.join(map(repr, args))}")
+        check_choice(where, value, hint)
         return value
     if origin in (frozenset, set):
         if not isinstance(value, (list, tuple, set, frozenset)):
