@@ -94,7 +94,7 @@ def __dir__() -> list[str]:
     return sorted({*globals(), *__all__})
 
 
-def transcribe(
+def transcribe(  # noqa: PLR0913 - the root API: past the media and pipeline, only keyword-only hints
     path_or_audio: str | Path | Audio,
     pipeline: str | Path | PipelineConfig = "meeting",
     *,

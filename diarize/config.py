@@ -108,7 +108,7 @@ class PipelineConfig:
         return dataclasses.replace(self, speakers=speakers, asr=asr)
 
     def to_dict(self) -> dict[str, Any]:
-        return options_to_dict(self)  # type: ignore[no-any-return]
+        return options_to_dict(self)
 
 
 def _replace(options: Any, **changes: Any) -> Any:

@@ -395,7 +395,7 @@ class Result:
         them with pyannote.metrics."""
         from diarize.eval.metrics import annotation
 
-        return annotation(self.turns, uri=Path(self.source.path).stem)  # type: ignore[no-any-return]
+        return annotation(self.turns, uri=Path(self.source.path).stem)
 
     def write(self, out_dir: str | Path, formats: str | Iterable[str] = ("json",)) -> list[Path]:
         """Write the result as ``out_dir/<stem>.<ext>`` in each of ``formats`` (names, a comma list, or

@@ -65,7 +65,7 @@ def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
-def run_batch(
+def run_batch(  # noqa: PLR0913 - the public entry point: past the config, its knobs are keyword-only
     inputs: Sequence[str | Path],
     out_dir: str | Path,
     config: PipelineConfig,
@@ -313,9 +313,11 @@ class _Run:
                          duration=self.planned.get(job.id))
         self.progress.update(self.records[item.id], self.planned.get(job.id, 0.0))
 
-    def _record(self, item: BatchInput, status: str, *, error: str | None = None, attempts: int = 0,
-                outcome: Outcome | None = None, duration: float | None = None,
-                files: dict[str, bytes] | None = None) -> None:
+    def _record(  # noqa: PLR0913 - keyword-only fields of one manifest row
+        self, item: BatchInput, status: str, *, error: str | None = None, attempts: int = 0,
+        outcome: Outcome | None = None, duration: float | None = None,
+        files: dict[str, bytes] | None = None
+    ) -> None:
         """Build the input's record, commit its outputs (if any), append it to the manifest."""
         try:
             file_hash: str | None = self._file_hash(item)

@@ -70,7 +70,7 @@ class Stager(Protocol):
         ...
 
 
-def schedule(
+def schedule(  # noqa: PLR0913 - past the engine and jobs, every parameter is keyword-only
     engine: Engine,
     jobs: Iterable[Job],
     *,

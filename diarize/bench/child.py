@@ -127,7 +127,7 @@ def _child_main(conn: Any, job: _Job, parent: int) -> None:
         _child_work(job, conn.send)
     except DiarizeError as exc:
         conn.send(("error", " ".join(str(exc).split())))
-    except Exception as exc:  # the baseline's own failure (a missing module, a bug): one line for the report
+    except Exception as exc:  # noqa: BLE001 - the baseline's own failure (a missing module, a bug): one line
         conn.send(("error", " ".join(f"{type(exc).__name__}: {exc}".split())))
     conn.close()
 

@@ -228,7 +228,7 @@ def exit_now_if_interrupted(status: object) -> None:
         for stream in (sys.stdout, sys.stderr):
             with contextlib.suppress(Exception):
                 stream.flush()
-        os._exit(int(status))  # type: ignore[call-overload]
+        os._exit(int(status))
 
 
 class OutputGuard:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import click
 
@@ -66,7 +66,7 @@ def _voice_from_result_file(name: str, path: Path, speaker: str) -> Any:
 
 def _voice_from_clips(ctx: click.Context, store: Any, name: str, clips: tuple[str, ...], model: str) -> Any:
     from diarize.pipeline import Models
-    from diarize.speakers.options import SpeakerOptions
+    from diarize.speakers.options import EmbeddingModel, SpeakerOptions
     from diarize.voices.enrol import enrol_clips, parse_clip
 
     parsed = [parse_clip(spec) for spec in clips]
@@ -74,7 +74,7 @@ def _voice_from_clips(ctx: click.Context, store: Any, name: str, clips: tuple[st
     if existing is not None and existing != model:
         raise Failure(f"voice library {store.root} holds {existing!r} voices: enrol with --embedding-model "
                       f"{existing}, or use another --library for {model!r} voices")
-    options = SpeakerOptions(embedding_model=model)
+    options = SpeakerOptions(embedding_model=cast(EmbeddingModel, model))  # click checked the choice
     return enrol_clips(name, parsed, Models(model_cache(ctx)).speakers(options), options)
 
 

@@ -29,7 +29,6 @@ from diarize.eval.words import cpwer, tcpwer, wder, word_errors
 from diarize.types import Span, SpeakerTurn
 
 __all__ = [
-    "annotation",
     "CpWerScore",
     "DerScore",
     "JerScore",
@@ -37,6 +36,7 @@ __all__ = [
     "SpeakerCount",
     "WderScore",
     "WordErrors",
+    "annotation",
     "cpwer",
     "der",
     "jer",

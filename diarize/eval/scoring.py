@@ -54,8 +54,8 @@ from diarize.types import Segment, Span, SpeakerTurn
 
 __all__ = [
     "COLLAR_CONVENTION",
-    "EvalReport",
     "EvalOptions",
+    "EvalReport",
     "FileIdError",
     "FileScores",
     "Hypothesis",

@@ -40,6 +40,9 @@ if TYPE_CHECKING:
     import torch
     import whisper.model
 
+    from diarize.speakers.nets.campplus import CAMPPlus
+    from diarize.speakers.nets.ge2e import GE2E
+
 __all__ = ["MODEL_NAMES", "WHISPER_SIZES", "ModelCache", "ModelStatus", "default_cache_dir"]
 
 logger = logging.getLogger(__name__)
@@ -340,7 +343,7 @@ class ModelCache:
 
         return _memoised(("segmentation", str(path)), load)
 
-    def campplus(self) -> torch.nn.Module:
+    def campplus(self) -> CAMPPlus:
         """The CAM++ speaker-embedding network (3D-Speaker's architecture) with the packaged weights."""
         path = self.prepare("campplus")
 
@@ -351,7 +354,7 @@ class ModelCache:
 
         return _memoised(("campplus", str(path)), load)
 
-    def ge2e(self) -> object:
+    def ge2e(self) -> GE2E:
         """Resemblyzer's GE2E speaker encoder with its packaged weights."""
         path = self.prepare("ge2e")
 

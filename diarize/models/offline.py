@@ -46,8 +46,7 @@ def offline_environment() -> None:
             os.environ[key] = value
     hub = sys.modules.get("huggingface_hub.constants")
     if hub is not None:  # already imported: it read the environment once, at import
-        hub.HF_HUB_OFFLINE = True
-        hub.HF_HUB_DISABLE_TELEMETRY = True
+        vars(hub).update(HF_HUB_OFFLINE=True, HF_HUB_DISABLE_TELEMETRY=True)
 
 
 @contextmanager

@@ -25,7 +25,7 @@ import logging
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -71,7 +71,7 @@ class SpeakerModels:
     """
 
     segmentation: Model
-    embedding: nn.Module
+    embedding: CAMPPlus | GE2E
 
 
 def diarize(
@@ -144,7 +144,7 @@ def analyse(
     from diarize.speakers.embeddings import speaker_embedding
     from diarize.speakers.pyannote import build_pipeline, run_segmentation
 
-    network = cast("CAMPPlus | GE2E", models.embedding)  # checked by diarize()
+    network = models.embedding
     embedding = speaker_embedding(network, options.embedding_model, workers=options.num_threads)
     pipeline = build_pipeline(models.segmentation, embedding, options)
     file = {"waveform": _waveform(audio), "sample_rate": audio.sample_rate, "uri": "audio"}

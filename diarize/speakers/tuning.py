@@ -69,7 +69,7 @@ def load_models(embedding_model: str, cache_dir: Path | None = None) -> SpeakerM
 
     cache = ModelCache(cache_dir)
     embedding = cache.campplus() if embedding_model == "campplus" else cache.ge2e()
-    return SpeakerModels(segmentation=cache.segmentation(), embedding=embedding)  # type: ignore[arg-type]
+    return SpeakerModels(segmentation=cache.segmentation(), embedding=embedding)
 
 
 def _reference(rec: Recording, duration: float) -> tuple[list[SpeakerTurn], list[Span]]:
@@ -105,7 +105,7 @@ def _analysis(
     path = cache / f"{key}.pkl" if cache else None
     if path is not None and path.is_file():
         with path.open("rb") as cached:
-            return pickle.load(cached)  # noqa: S301 (our own cache)
+            return pickle.load(cached)
     with torch_threads(1):
         result = analyse(audio, options, models)
     if path is not None:
@@ -159,7 +159,7 @@ def sweep(
             if analysis is None:  # nobody speaks, by segmentation
                 continue
             run_options = replace(options, num_speakers=true_speakers) if oracle_count else options
-            runs = [(options.clustering, _finish(analysis, audio, run_options))]
+            runs: list[tuple[str, Diarization]] = [(options.clustering, _finish(analysis, audio, run_options))]
             if oracle:
                 runs.append(("oracle", _oracle(analysis, audio, options, reference)))
             for method, diarization in runs:

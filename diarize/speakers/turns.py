@@ -19,11 +19,11 @@ from typing import Literal, get_args
 import numpy as np
 
 __all__ = [
-    "ClusteredSpeakers",
-    "absorb_short_runs",
     "EXCLUSIVE_RULES",
+    "ClusteredSpeakers",
     "ExclusiveRule",
     "FrameGrid",
+    "absorb_short_runs",
     "ensure_speakers",
     "exclusive_frames",
     "frames_to_turns",

@@ -72,12 +72,12 @@ __all__ = [
     "prepare_out_dir",
     "register_writer",
     "rename_speakers",
+    "render",
     "resolve_formats",
     "result_to_json",
     "rttm_lines",
     "rttm_safe",
     "to_frame",
-    "render",
     "write",
 ]
 

@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["CAMPPlus", "FBANK_DIM", "fbank", "normalize_fbank"]
+__all__ = ["FBANK_DIM", "CAMPPlus", "fbank", "normalize_fbank"]
 
 FBANK_DIM = 80
 """Mel bins of the Kaldi filterbank CAM++ was trained on."""
