@@ -2,7 +2,15 @@
 
 The rules, each tuned through :class:`AssignOptions`:
 
-1. **Speaker of a word.** A word ``[start, end)`` takes the speaker whose turns in the *exclusive*
+1. **Speaker of a word.** When the diarization carries its frame-level activity (``Diarization.activity``,
+   the frames its turns were made from), a word ``[start, end)`` takes the speaker who holds most of its
+   voiced part: over the frames the word covers (each weighted by the seconds of the word in it), a frame
+   where one speaker talks alone counts fully for that speaker, a frame where several talk counts
+   ``overlap_weight`` (0.5) shared among them in proportion to their activity; frames where nobody talks
+   count for nobody. Ties go to the speaker with more time in the exclusive turns, then to the one listed
+   first. Every frame a speaker is active in lies in one of their turns, so the word's speaker is always one
+   the turns make active during the word. A zero-length word, a word over no active frame and a diarization
+   without activity fall back to the turns: a word ``[start, end)`` takes the speaker whose turns in the *exclusive*
    (one-speaker-at-a-time) view of the diarization overlap it most. Ties go to the speaker with more
    overlap in the overlap-aware turns, then to the one listed first in ``Diarization.speakers``. A word that
    overlaps no exclusive turn but does overlap overlap-aware turns takes the speaker it overlaps most there.
@@ -18,14 +26,21 @@ The rules, each tuned through :class:`AssignOptions`:
    bracket after the mark is allowed; listed abbreviations such as "Mr." do not count), and before a pause
    of ``sentence_pause`` seconds or more. An ASR segment without word timings is kept whole as its own
    segment.
-4. **Smoothing.** Inside one sentence, a maximal run of words of speaker Y (or of no speaker) whose
-   neighbouring runs on *both* sides belong to the same other speaker X is given to X when it has at most
-   ``smooth_max_words`` words and lasts at most ``smooth_max_duration`` seconds (first word start to last
-   word end) — unless the run lies in a clearly separate turn: one overlap-aware turn of Y, at least
-   ``smooth_keep_turn`` seconds long, that overlaps every word of the run (a real interjection such as
-   "yeah, right"). Runs are smoothed left to right, each against the speakers as smoothed so far, so
-   ``X Y X Y X`` becomes all X while ``X Y Z X`` is left alone.
-5. **Segments.** Each sentence is split where the speaker changes; a segment never mixes speakers. Its text
+4. **Smoothing.** Inside one sentence, a maximal run of words of speaker Y (or of no speaker) whose neighbouring
+   runs on *both* sides belong to the same other speaker X is given to X when it has at most ``smooth_max_words``
+   words and lasts at most ``smooth_max_duration`` seconds (first word start to last word end) — unless the run
+   lies in a clearly separate turn: one overlap-aware turn of Y, at least ``smooth_keep_turn`` seconds long, that
+   overlaps every word of the run (a real interjection such as "yeah, right"). Runs are smoothed left to right,
+   each against the speakers as smoothed so far, so ``X Y X Y X`` becomes all X while ``X Y Z X`` is left alone;
+   a run goes to X only where a turn of X meets each of its words (or, for a word in no turn, X's is nearest).
+   At a sentence's edges, the first (last) run, when it is as short as above, every word of it is marked
+   ``overlap``, the next run's speaker talks (overlap-aware turns) at each of its words' midpoints, and one turn
+   of the run's own speaker also meets the last word before (the first word after) the sentence, joins that next
+   run: a turn that carries on across the sentence boundary for one or two overlapped words is a flicker of the
+   boundary, not a change of speaker.
+5. **Segments.** Each sentence is split where the speaker changes after smoothing — a real change: a run
+   that survived rule 4 (longer than ``smooth_max_words`` / ``smooth_max_duration``, in a separate turn of
+   its own, or between two different speakers); a segment never mixes speakers. Its text
    joins the word texts following Whisper's convention (a word carries its leading space), see
    :func:`join_words`.
 
@@ -49,7 +64,7 @@ import numpy as np
 
 from diarize.errors import ConfigError
 from diarize.spans import merge_spans
-from diarize.types import Diarization, Segment, Span, SpeakerTurn, Transcript, Word
+from diarize.types import Diarization, Segment, Span, SpeakerActivity, SpeakerTurn, Transcript, Word
 
 __all__ = [
     "ASSUMED_SPEAKER",
@@ -100,6 +115,10 @@ class AssignOptions:
     """A run lying in one turn of its own speaker at least this long (s) is a real interjection: never
     smoothed."""
 
+    overlap_weight: float = 0.5
+    """Rule 1 with frame activity: a second where several speakers talk counts this much (shared in
+    proportion to their activity) against a second where one talks alone."""
+
     single_speaker_fallback: bool = True
     """With exactly one speaker, a word beyond ``nearest_tolerance`` of every turn still takes it; with none
     and words present, one speaker is assumed with turns covering the words (rule 6). False: such words get
@@ -114,6 +133,8 @@ class AssignOptions:
             raise ConfigError(
                 f"assign option overlap_fraction must lie in (0, 1], got {self.overlap_fraction}"
             )
+        if not 0.0 <= self.overlap_weight <= 1.0:
+            raise ConfigError(f"assign option overlap_weight must lie in [0, 1], got {self.overlap_weight}")
         if self.smooth_max_words < 0:
             raise ConfigError(f"assign option smooth_max_words must be >= 0, got {self.smooth_max_words}")
         if self.sentence_pause == 0:
@@ -243,6 +264,8 @@ class _Context:
     regions: _Intervals
     turns_by_speaker: Mapping[str, tuple[SpeakerTurn, ...]]
     options: AssignOptions
+    activity: SpeakerActivity | None = None
+    columns: tuple[int, ...] = ()  # label index of each activity column
 
 
 def _context(diarization: Diarization, options: AssignOptions) -> _Context:
@@ -250,6 +273,9 @@ def _context(diarization: Diarization, options: AssignOptions) -> _Context:
     for t in (*diarization.turns, *diarization.exclusive):
         if t.speaker not in labels:
             labels.append(t.speaker)
+    activity = diarization.activity
+    if activity is not None and (activity.active.shape[1] == 0 or not set(activity.speakers) <= set(labels)):
+        activity = None
     index = {label: i for i, label in enumerate(labels)}
 
     def intervals(turns: Iterable[SpeakerTurn]) -> _Intervals:
@@ -265,13 +291,42 @@ def _context(diarization: Diarization, options: AssignOptions) -> _Context:
         regions=_Intervals([(r.start, r.end, 0) for r in overlap_regions(diarization.turns)], 1),
         turns_by_speaker={k: tuple(v) for k, v in by_speaker.items()},
         options=options,
+        activity=activity,
+        columns=tuple(index[name] for name in activity.speakers) if activity is not None else (),
     )
+
+
+def _voiced(start: float, end: float, ctx: _Context) -> np.ndarray | None:
+    """Rule 1's frame score of ``[start, end)`` per label, or None without activity or voiced frames there."""
+    activity = ctx.activity
+    if activity is None or end <= start:
+        return None
+    first, stop, seconds = activity.frame_range(start, end)
+    if stop <= first:
+        return None
+    active = activity.active[first:stop]  # shape: (frames, activity speakers)
+    strength = np.where(active, activity.strength[first:stop], 0.0)
+    total = strength.sum(axis=1, keepdims=True)
+    share = np.divide(strength, total, out=np.zeros_like(strength), where=total > 0)
+    alone = active & (active.sum(axis=1, keepdims=True) == 1)
+    weight = np.where(alone, 1.0, ctx.options.overlap_weight * share)
+    per_column = seconds @ weight  # shape: (activity speakers,)
+    if per_column.max() <= 0:
+        return None
+    score = np.zeros(len(ctx.labels))
+    score[list(ctx.columns)] = per_column
+    return score
 
 
 def _choose_speaker(start: float, end: float, ctx: _Context) -> tuple[str | None, str]:
     """The speaker of ``[start, end)`` and the rule that chose it: ``turn``, ``nearest``, ``sole`` or ``none``."""
     if not ctx.labels:
         return None, "none"
+    voiced = _voiced(start, end, ctx)
+    if voiced is not None:
+        primary = ctx.primary.overlap(start, end)
+        best = int(np.lexsort((np.arange(len(voiced)), -primary, -voiced))[0])
+        return ctx.labels[best], "turn"
     primary = ctx.primary.overlap(start, end)
     secondary = ctx.secondary.overlap(start, end)
     for main in (primary, secondary):
@@ -350,8 +405,59 @@ def _in_separate_turn(words: Sequence[Word], speaker: str, ctx: _Context) -> boo
     return False
 
 
-def _smooth(words: list[Word], ctx: _Context) -> tuple[list[Word], int]:
-    """Apply the smoothing rule to one sentence, left to right; returns the new words and how many changed."""
+def _may_take(speaker: str, word: Word, ctx: _Context) -> bool:
+    """Whether a turn of ``speaker`` meets ``word``, or the word lies in no turn at all and ``speaker``'s is
+    the nearest (smoothing never gives a word to a speaker the turns do not show there)."""
+    if any(t.start <= word.end and word.start <= t.end for t in ctx.turns_by_speaker.get(speaker, ())):
+        return True
+    if ctx.secondary.overlap(word.start, word.end).max() > 0:
+        return False
+    found = ctx.secondary.nearest(word.start, word.end, float("inf"))
+    return found is not None and ctx.labels[found[1]] == speaker
+
+
+def _speaks_at(speaker: str, time: float, ctx: _Context) -> bool:
+    return any(t.start <= time < t.end for t in ctx.turns_by_speaker.get(speaker, ()))
+
+
+def _spills(speaker: str | None, run: Sequence[Word], other: Word | None, ctx: _Context) -> bool:
+    """Whether one turn of ``speaker`` meets every word of ``run`` and the word ``other`` too."""
+    if speaker is None or other is None:
+        return False
+    span = [*run, other]
+    turns = ctx.turns_by_speaker.get(speaker, ())
+    return any(all(w.start <= t.end and t.start <= w.end for w in span) for t in turns)
+
+
+def _join_edges(
+    words: list[Word], ctx: _Context, before: Word | None, after: Word | None
+) -> tuple[list[Word], int]:
+    """Rule 4 at a sentence's edges: a short overlapped first (last) run whose speaker's turn runs on into the
+    word ``before`` (``after``) the sentence joins its neighbour when that neighbour's speaker talks at every
+    word's midpoint too."""
+    runs = _runs(words)
+    if len(runs) < 2:
+        return words, 0
+    out, changed = list(words), 0
+    for (first, stop, speaker), neighbour, other in ((runs[0], runs[1][2], before), (runs[-1], runs[-2][2], after)):
+        run = out[first:stop]
+        if (
+            neighbour is not None
+            and len(run) <= ctx.options.smooth_max_words
+            and run[-1].end - run[0].start <= ctx.options.smooth_max_duration
+            and all(w.overlap and _speaks_at(neighbour, 0.5 * (w.start + w.end), ctx) for w in run)
+            and _spills(speaker, run, other, ctx)
+        ):
+            out[first:stop] = [replace(w, speaker=neighbour) for w in run]
+            changed += len(run)
+    return out, changed
+
+
+def _smooth(
+    words: list[Word], ctx: _Context, before: Word | None = None, after: Word | None = None
+) -> tuple[list[Word], int]:
+    """Apply the smoothing rule to one sentence, left to right, then at its edges (``before`` and ``after``:
+    the words around the sentence); returns the new words and how many changed."""
     opts = ctx.options
     out = list(words)
     changed = 0
@@ -359,7 +465,10 @@ def _smooth(words: list[Word], ctx: _Context) -> tuple[list[Word], int]:
     while True:
         runs = _runs(out)
         if k + 1 >= len(runs):
-            return out, changed
+            if opts.smooth_max_words == 0:
+                return out, changed
+            out, edges = _join_edges(out, ctx, before, after)
+            return out, changed + edges
         left, (first, stop, speaker), right = runs[k - 1][2], runs[k], runs[k + 1][2]
         run = out[first:stop]
         if (
@@ -368,6 +477,7 @@ def _smooth(words: list[Word], ctx: _Context) -> tuple[list[Word], int]:
             and len(run) <= opts.smooth_max_words
             and run[-1].end - run[0].start <= opts.smooth_max_duration
             and (speaker is None or not _in_separate_turn(run, speaker, ctx))
+            and all(_may_take(left, w, ctx) for w in run)
         ):
             out[first:stop] = [replace(w, speaker=left) for w in run]
             changed += len(run)  # the three runs merge: the next candidate is now at index k
@@ -401,8 +511,11 @@ def _label_words(words: Iterable[Word], ctx: _Context, counts: dict[str, int]) -
 
 def _flush(words: list[Word], ctx: _Context, counts: dict[str, int]) -> list[Segment]:
     segments: list[Segment] = []
-    for sentence in _split_sentences(words, ctx.options):
-        smoothed, changed = _smooth(sentence, ctx)
+    sentences = _split_sentences(words, ctx.options)
+    for i, sentence in enumerate(sentences):
+        before = sentences[i - 1][-1] if i > 0 else None
+        after = sentences[i + 1][0] if i + 1 < len(sentences) else None
+        smoothed, changed = _smooth(sentence, ctx, before, after)
         counts["smoothed"] += changed
         segments += _speaker_segments(smoothed)
     return segments
@@ -466,5 +579,6 @@ def _assume_speaker(transcript: Transcript, diarization: Diarization, options: A
         exclusive=turns,
         speakers=(ASSUMED_SPEAKER,),
         centroids={},
+        activity=None,
         note="; ".join(n for n in (diarization.note, note) if n),
     )

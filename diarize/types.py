@@ -29,6 +29,7 @@ __all__ = [
     "Result",
     "Segment",
     "Span",
+    "SpeakerActivity",
     "SpeakerTurn",
     "Transcript",
     "VideoInfo",
@@ -312,6 +313,39 @@ class SpeakerTurn:
 
 
 @dataclass(frozen=True, eq=False)
+class SpeakerActivity:
+    """Who talks in each frame of the speaker stage's grid (frame ``i`` covers ``[start + i * step,
+    start + i * step + duration)``); in memory only, never written to JSON.
+
+    ``active`` and ``exclusive`` are boolean ``(num_frames, len(speakers))`` arrays, the frames the
+    overlap-aware and the exclusive turns were made from; ``strength`` is a float array of the same shape: how
+    strongly each speaker is heard there (0 where not active). Column ``k`` is ``speakers[k]``.
+    """
+
+    start: float
+    step: float
+    duration: float
+    speakers: tuple[str, ...]
+    active: np.ndarray  # shape: (num_frames, num_speakers), bool
+    exclusive: np.ndarray  # shape: (num_frames, num_speakers), bool
+    strength: np.ndarray  # shape: (num_frames, num_speakers), float32
+
+    def frame_range(self, start: float, end: float) -> tuple[int, int, np.ndarray]:
+        """``(first, stop, seconds)``: the frames whose cells meet ``[start, end)`` and how many seconds of it
+        each covers. Frame ``i``'s cell runs from its middle to the next frame's middle, as turns are
+        time-stamped (a run of frames ``[i, j)`` is the turn from middle ``i`` to middle ``j``)."""
+        num_frames = self.active.shape[0]
+        origin = self.start + 0.5 * self.duration
+        first = max(0, int(np.floor((start - origin) / self.step)))
+        stop = min(num_frames, int(np.floor((end - origin) / self.step)) + 1)
+        if stop <= first:
+            return first, first, np.zeros(0)
+        lo = np.maximum(origin + self.step * np.arange(first, stop), start)
+        hi = np.minimum(origin + self.step * np.arange(first + 1, stop + 1), end)
+        return first, stop, np.clip(hi - lo, 0.0, None)
+
+
+@dataclass(frozen=True, eq=False)
 class Diarization:
     """Who spoke when.
 
@@ -320,6 +354,7 @@ class Diarization:
     speaker that has one (a speaker heard too briefly for a reliable embedding has none), from
     ``embedding_model``. Labels are ``SPEAKER_00``, ``SPEAKER_01``… in order of first appearance. ``note`` says
     why a speaker was assumed or left without a centroid (too little speech to embed…); empty otherwise.
+    ``activity`` is the frame-level activity the turns were made from, when the speaker stage has it.
     """
 
     turns: tuple[SpeakerTurn, ...]
@@ -328,6 +363,7 @@ class Diarization:
     centroids: Mapping[str, np.ndarray] = field(default_factory=dict)  # each shape: (dimension,)
     embedding_model: str = ""
     note: str = ""
+    activity: SpeakerActivity | None = None
 
 
 @dataclass(frozen=True)

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import random
+from dataclasses import replace
 
+import numpy as np
 import pytest
 
 from diarize.assign import AssignOptions, attribute, join_words, overlap_regions
 from diarize.errors import ConfigError
-from diarize.types import Diarization, Segment, Span, SpeakerTurn, Transcript, Word
+from diarize.types import Diarization, Segment, Span, SpeakerActivity, SpeakerTurn, Transcript, Word
 
 
 def words_of(*items: tuple[float, float, str]) -> tuple[Word, ...]:
@@ -254,12 +256,22 @@ SENTENCE = (
 
 
 def test_stray_word_inside_a_sentence_is_smoothed() -> None:
-    d = diarization(turns((0.0, 0.85, "A"), (0.85, 1.25, "B"), (1.25, 2.0, "A")))  # B's 0.4 s fragment
+    # B's 0.4 s fragment in the exclusive view, inside A's overlap-aware turn
+    exclusive = turns((0.0, 0.85, "A"), (0.85, 1.25, "B"), (1.25, 2.0, "A"))
+    d = diarization(turns((0.0, 2.0, "A"), (0.85, 1.25, "B")), exclusive)
     out = attribute(transcript(*SENTENCE), d)
     assert [(s.speaker, s.text) for s in out.segments] == [("A", "I think that we go.")]
     assert out.stats.smoothed == 1
     off = attribute(transcript(*SENTENCE), d, AssignOptions(smooth_max_words=0))
     assert [s.speaker for s in off.segments] == ["A", "B", "A"]
+
+
+def test_smoothing_never_gives_a_word_to_a_speaker_silent_there() -> None:
+    # B's fragment is all the turns show around "we": A does not talk there, so "we" stays B's
+    d = diarization(turns((0.0, 0.85, "A"), (0.85, 1.25, "B"), (1.25, 2.0, "A")))
+    out = attribute(transcript(*SENTENCE), d)
+    assert [s.speaker for s in out.segments] == ["A", "B", "A"]
+    assert out.stats.smoothed == 0
 
 
 def test_run_in_a_clearly_separate_turn_is_kept() -> None:
@@ -329,3 +341,93 @@ def test_inputs_are_not_modified_and_results_are_deterministic() -> None:
 def test_invalid_options_raise_config_error(kwargs: dict[str, float]) -> None:
     with pytest.raises(ConfigError):
         AssignOptions(**kwargs)  # type: ignore[arg-type]
+
+
+# --- frame-level activity -----------------------------------------------------------------------------------
+
+
+def with_activity(
+    d: Diarization, columns: dict[str, list[tuple[float, float, float]]], step: float = 0.01
+) -> Diarization:
+    """``d`` with frame activity: per speaker, ``(start, end, strength)`` spans on a ``step`` grid from 0."""
+    num_frames = int(round(3.0 / step))
+    names = tuple(columns)
+    strength = np.zeros((num_frames, len(names)), dtype=np.float32)
+    middles = np.arange(num_frames) * step  # frame middles: a grid starting half a frame early
+    for k, name in enumerate(names):
+        for start, end, value in columns[name]:
+            strength[(middles >= start - 1e-9) & (middles < end - 1e-9), k] = value
+    active = strength > 0
+    exclusive = np.zeros_like(active)
+    exclusive[np.flatnonzero(active.any(axis=1)), np.argmax(strength, axis=1)[active.any(axis=1)]] = True
+    activity = SpeakerActivity(
+        start=-0.5 * step, step=step, duration=step, speakers=names, active=active, exclusive=exclusive,
+        strength=strength,
+    )
+    return replace(d, activity=activity)
+
+
+def test_activity_frames_line_up_with_turn_times() -> None:
+    d = with_activity(diarization(turns((0.5, 1.0, "A"))), {"A": [(0.5, 1.0, 1.0)]})
+    assert d.activity is not None
+    first, stop, seconds = d.activity.frame_range(0.25, 0.75)
+    assert float(seconds.sum()) == pytest.approx(0.5)
+    assert float(seconds @ d.activity.active[first:stop, 0]) == pytest.approx(0.25)
+
+
+def test_straddling_word_goes_to_who_voices_most_of_it() -> None:
+    # the exclusive turns put the change at 1.0 (A 0.6 s, B 0.4 s of the word), but A is silent after 0.7:
+    # B voices 0.4 s of it alone, A only 0.3 s
+    aware = turns((0.0, 1.0, "A"), (1.0, 2.0, "B"))
+    d = diarization(aware)
+    t = transcript((0.4, 1.4, " straddle"))
+    assert [w.speaker for w in attribute(t, d).words] == ["A"]
+    framed = with_activity(d, {"A": [(0.0, 0.7, 1.0)], "B": [(1.0, 2.0, 1.0)]})
+    assert [w.speaker for w in attribute(t, framed).words] == ["B"]
+
+
+def test_talking_alone_outweighs_overlapped_speech() -> None:
+    # the word: A alone for 0.3 s, then A and B together for 0.7 s, B the louder there
+    aware = turns((1.0, 2.0, "A"), (1.3, 2.0, "B"))
+    d = diarization(aware, turns((1.0, 1.3, "A"), (1.3, 2.0, "B")))
+    t = transcript((1.0, 2.0, " word"))
+    assert [w.speaker for w in attribute(t, d).words] == ["B"]  # the exclusive turns alone
+    framed = with_activity(d, {"A": [(1.0, 2.0, 1.0)], "B": [(1.3, 2.0, 9.0)]})
+    # A: 0.3 + 0.5 * 0.7 * 0.1 = 0.335 s; B: 0.5 * 0.7 * 0.9 = 0.315 s
+    assert [w.speaker for w in attribute(t, framed).words] == ["A"]
+    # overlapped seconds counted in full: B 0.63 s, A 0.37 s
+    assert [w.speaker for w in attribute(t, framed, AssignOptions(overlap_weight=1.0)).words] == ["B"]
+
+
+def test_word_over_silent_frames_falls_back_to_the_turns() -> None:
+    d = diarization(turns((0.0, 1.0, "A"), (1.2, 2.0, "B")))
+    framed = with_activity(d, {"A": [(0.0, 1.0, 1.0)], "B": [(1.2, 2.0, 1.0)]})
+    t = transcript((1.05, 1.15, " gap"), (1.5, 1.5, " point"))
+    assert [w.speaker for w in attribute(t, framed).words] == ["A", "B"]
+
+
+def test_overlap_weight_must_be_a_fraction() -> None:
+    with pytest.raises(ConfigError, match="overlap_weight"):
+        AssignOptions(overlap_weight=1.5)
+
+
+# --- sentence edges -------------------------------------------------------------------------------------------
+
+
+def test_turn_that_spills_over_a_sentence_start_is_a_flicker() -> None:
+    # A's turn runs 0.3 s into B's sentence "I'm Sheila here." while B already talks: "I'm" is B's
+    aware = turns((0.0, 1.6, "A"), (1.3, 3.0, "B"))
+    exclusive = turns((0.0, 1.6, "A"), (1.6, 3.0, "B"))
+    t = transcript((0.2, 1.0, " Jersey."), (1.3, 1.6, " I'm"), (1.6, 2.0, " Sheila"), (2.0, 2.4, " here."))
+    out = attribute(t, diarization(aware, exclusive))
+    assert [(s.speaker, s.text) for s in out.segments] == [("A", "Jersey."), ("B", "I'm Sheila here.")]
+    assert out.stats.smoothed == 1
+
+
+def test_overlapped_sentence_start_in_a_turn_of_its_own_is_kept() -> None:
+    # A's overlapped turn starts after the previous sentence: a real change at the first word
+    aware = turns((0.0, 1.0, "B"), (1.3, 1.6, "A"), (1.3, 3.0, "B"))
+    exclusive = turns((0.0, 1.0, "B"), (1.3, 1.6, "A"), (1.6, 3.0, "B"))
+    t = transcript((0.2, 1.0, " so."), (1.3, 1.6, " Yes"), (1.6, 2.0, " we"), (2.0, 2.4, " go."))
+    out = attribute(t, diarization(aware, exclusive))
+    assert [s.speaker for s in out.segments] == ["B", "A", "B"]

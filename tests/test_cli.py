@@ -347,7 +347,7 @@ def _interrupt(args: list[str], trigger: str, sig: signal.Signals) -> tuple[int,
 @pytest.mark.parametrize(
     ("trigger", "sig"),
     [
-        (r"diarize\.models: loaded \S+ in", signal.SIGINT),  # while the other models load
+        (r"diarize\.models\.cache: loaded \S+ in", signal.SIGINT),  # while the other models load
         (r"asr started", signal.SIGINT),  # transcribing here, the speaker stage in its thread
         (r"embeddings started", signal.SIGINT),  # inside the speaker thread
         (r"segmentation started", signal.SIGTERM),

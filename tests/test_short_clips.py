@@ -26,8 +26,9 @@ CLIP_START = 0.3
 
 LENGTHS = (0.3, 0.5, 0.8, 1.0, 1.5, 2.0, 3.0)
 
-EMBEDDABLE = 2.0
-"""Seconds a speaker must talk alone in one window before pyannote trusts its embedding."""
+EMBEDDABLE = 1.5
+"""Clips shorter than this hold less clean speech than the clustering trusts (``SpeakerOptions.min_clean``, 1 s,
+once the clip's leading and trailing silence is counted out)."""
 
 SPEAKER = "SPEAKER_00"
 _TEXT_SUFFIXES = (".json", ".rttm", ".srt", ".vtt", ".txt", ".md", ".words.csv")

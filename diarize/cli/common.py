@@ -268,5 +268,5 @@ def model_cache(ctx: click.Context | None = None) -> Any:
     return ModelCache((ctx.find_root().obj or {}).get("cache_dir"))
 
 
-FORMATS_HELP = ("Comma-separated formats: json,rttm,srt,vtt,txt,md,csv,parquet,html,png,frames or all. "
+FORMATS_HELP = ("Comma-separated formats: json,rttm,srt,vtt,ass,txt,md,csv,parquet,html,png,frames or all. "
                  "[default: the pipeline's]")

@@ -206,6 +206,15 @@ def _save_features(audio: Any, models: Any, config: Any, out_stem: Path) -> Path
 @click.option("--embed-media", is_flag=True,
               help="Put the media inside the HTML viewer (files up to the pipeline's "
                    "output.writers.html.embed_max_bytes, 25 MiB by default) instead of linking it.")
+@click.option("--max-line-width", type=click.IntRange(min=10),
+              help="Subtitles: most characters per line. [default: the pipeline's, 42]")
+@click.option("--max-line-count", type=click.IntRange(min=1),
+              help="Subtitles: most lines per cue. [default: the pipeline's, 2]")
+@click.option("--max-cps", type=click.FloatRange(min=1.0, min_open=False),
+              help="Subtitles: reading-speed ceiling, characters per second. [default: the pipeline's, 20]")
+@click.option("--speaker-labels", type=click.Choice(["auto", "always", "never"]),
+              help="Subtitles: name speakers only when there are two or more and the speaker changes (auto), "
+                   "on every cue, or never. [default: the pipeline's, auto]")
 def run_command(
     inputs: tuple[Path, ...],
     out_dir: Path,
@@ -223,6 +232,10 @@ def run_command(
     voice_threshold: float | None,
     features: bool,
     embed_media: bool,
+    max_line_width: int | None,
+    max_line_count: int | None,
+    max_cps: float | None,
+    speaker_labels: str | None,
 ) -> None:
     """Transcribe INPUTS (audio or video files) and tell who spoke when."""
     with interruptible() as interrupts:
@@ -240,6 +253,7 @@ def run_command(
         )
         if embed_media:
             config = _with_embedded_media(config)
+        config = _with_subtitle_rules(config, max_line_width, max_line_count, max_cps, speaker_labels)
         _check_out_dir(out_dir)
         _check_stems(inputs)
         chosen = resolve_formats(formats or config.output.formats)
@@ -318,6 +332,23 @@ def _with_embedded_media(config: Any) -> Any:
     html = dataclasses.replace(writers.html, embed_media=True)
     output = dataclasses.replace(config.output, writers=dataclasses.replace(writers, html=html))
     return dataclasses.replace(config, output=output)
+
+
+def _with_subtitle_rules(
+    config: Any, width: int | None, lines: int | None, cps: float | None, labels: str | None
+) -> Any:
+    """``config`` with the subtitle rules given on the command line."""
+    import dataclasses
+
+    subtitle = config.output.writers.subtitle
+    changes: dict[str, Any] = {"max_line_chars": width, "max_lines": lines, "speaker_labels": labels}
+    if cps is not None:
+        changes.update(max_cps=cps, target_cps=min(subtitle.target_cps, cps))
+    changes = {k: v for k, v in changes.items() if v is not None}
+    if not changes:
+        return config
+    writers = dataclasses.replace(config.output.writers, subtitle=dataclasses.replace(subtitle, **changes))
+    return dataclasses.replace(config, output=dataclasses.replace(config.output, writers=writers))
 
 
 def _check_frames_inputs(infos: list[Any], formats: Any) -> None:

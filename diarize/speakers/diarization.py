@@ -46,7 +46,7 @@ from diarize.speakers.turns import (
     label_in_order,
     top_speakers,
 )
-from diarize.types import Audio, Diarization, SpeakerTurn
+from diarize.types import Audio, Diarization, SpeakerActivity, SpeakerTurn
 
 if TYPE_CHECKING:
     from pyannote.audio import Model
@@ -196,6 +196,25 @@ def build_diarization(clustered: ClusteredSpeakers, duration: float, options: Sp
         centroids=vectors,
         embedding_model=options.embedding_model,
         note=note,
+        activity=_activity(clustered, names, active, exclusive),
+    )
+
+
+def _activity(
+    clustered: ClusteredSpeakers, names: dict[int, str], active: np.ndarray, exclusive: np.ndarray
+) -> SpeakerActivity:
+    """The frames the turns were made from, columns in speaker order (clusters without a turn left out)."""
+    columns = list(names)  # insertion order: first appearance
+    strength = np.where(active, clustered.activations, 0.0)[:, columns]
+    grid = clustered.grid
+    return SpeakerActivity(
+        start=grid.start,
+        step=grid.step,
+        duration=grid.duration,
+        speakers=tuple(names[k] for k in columns),
+        active=active[:, columns].copy(),
+        exclusive=exclusive[:, columns].copy(),
+        strength=np.clip(strength, 0.0, None).astype(np.float32),
     )
 
 

@@ -7,7 +7,8 @@ format    file                    content
 json      ``<stem>.json``         canonical ``Result.to_dict()`` (schema ``diarize/1``)
 rttm      ``<stem>.rttm``         one ``SPEAKER`` line per overlap-aware turn
 srt       ``<stem>.srt``          subtitles, ``[NAME]`` speaker prefix
-vtt       ``<stem>.vtt``          WebVTT, ``<v NAME>`` voice spans
+vtt       ``<stem>.vtt``          WebVTT, ``<v NAME>`` voice spans and a colour per voice
+ass       ``<stem>.ass``          ASS subtitles, one coloured style per speaker
 txt       ``<stem>.txt``          ``NAME [HH:MM:SS]: text`` paragraphs
 md        ``<stem>.md``           meeting transcript with speaker talk times
 csv       ``<stem>.words.csv``    word table
@@ -40,7 +41,7 @@ from diarize.writers.base import (
     register_writer,
     resolve_formats,
 )
-from diarize.writers.cues import Cue, CuePart, build_cues
+from diarize.writers.cues import Cue, CuePart, CueStats, build_cues, cue_stats
 from diarize.writers.files import atomic_write, prepare_out_dir
 from diarize.writers.labels import UNKNOWN_SPEAKER, parse_speaker_names, rename_speakers, rttm_safe
 from diarize.writers.options import TIMESTAMP_STEPS, HtmlOptions, SubtitleOptions, TextOptions, WriterOptions
@@ -56,6 +57,7 @@ __all__ = [
     "WORD_COLUMNS",
     "Cue",
     "CuePart",
+    "CueStats",
     "HtmlOptions",
     "OutputContext",
     "SubtitleOptions",
@@ -66,6 +68,7 @@ __all__ = [
     "atomic_write",
     "available_formats",
     "build_cues",
+    "cue_stats",
     "default_stem",
     "get_writer",
     "parse_speaker_names",
@@ -81,7 +84,7 @@ __all__ = [
     "write",
 ]
 
-_BUILTIN_MODULES = ("structured", "subtitles", "text", "tables", "frames", "html", "timeline")
+_BUILTIN_MODULES = ("structured", "subtitles", "ass", "text", "tables", "frames", "html", "timeline")
 """Modules whose writers register when imported."""
 
 for _module in _BUILTIN_MODULES:

@@ -1,52 +1,61 @@
-"""Subtitle cues shared by the SRT and WebVTT writers.
+"""Subtitle cues shared by the SRT, WebVTT and ASS writers.
 
-How cues are cut (limits from :class:`~diarize.writers.options.SubtitleOptions`):
+How cues are built (limits from :class:`~diarize.writers.options.SubtitleOptions`):
 
 1. Consecutive segments of one speaker form a *group*; a cue never spans two groups, so a one-speaker cue
    never mixes speakers. A segment without word timings is split into words with times spread by length.
 2. A group is cut greedily at word boundaries: a cue takes words while its text fits ``max_lines`` lines of
-   ``max_line_chars`` (the ``[NAME] `` prefix counts on the first line) and its words span at most
-   ``max_duration``; a pause of ``split_pause`` always cuts. When a cue is full it is cut at the last sentence
-   end, else the last clause mark (``, ; :``), provided the cue keeps at least 40 % of its text; else just
-   before the word that did not fit. A text that fits one line stays on one line; two lines are balanced
-   (shortest longest line, then the shorter top line). The speaker mark may stand alone on the top line
-   (a long name); a word longer than a line gets a line of its own, the only way a line exceeds the limit.
-3. **Two-speaker cues.** Two neighbouring one-line cues of *different*, *named* speakers share one cue,
-   one dash-prefixed line per speaker (``- [A] ...`` / ``- [B] ...``), when the second starts at most
-   ``dialogue_max_gap`` after the first ends, both lines fit with their dash and prefix, the pair spans at
-   most ``max_duration``, and either one of them is shorter than ``min_duration`` or they overlap in time
-   (quick exchanges and interjections). Otherwise a cue has exactly one speaker, and speech of two
-   speakers that overlaps gives cues that overlap in time.
-4. **Timing.** A cue runs from its first word's start to its last word's end (at most ``max_duration``). A cue
-   shorter than ``min_duration`` is extended into the silence after it, up to the next cue's start and the end
-   of the media, never further.
+   ``max_line_chars`` and its words span at most ``max_duration``; a pause of ``split_pause`` always cuts.
+   Each format measures its own lines: ``label_width=True`` (SRT) counts the ``[NAME] `` prefix on the
+   first line whenever speakers are named. A full cue is cut at the last sentence end, else clause mark, else
+   before a conjunction or preposition, never after an article or function word, provided the cue keeps enough
+   of its text (a quarter before a sentence end, half before a conjunction; :mod:`diarize.writers.breaks`).
+   Lines break the same way and are balanced.
+3. **Merging.** Two neighbouring cues of one speaker are merged when one of them is shorter than
+   ``min_duration`` or faster than ``max_cps`` over the time it can have, and the merged cue still fits.
+4. **Two-speaker cues.** Two neighbouring one-line cues of *different*, *named* speakers share one cue,
+   one dash line per speaker, when the second starts at most ``dialogue_max_gap`` after the first ends, both
+   lines fit with their dash (and SRT prefix), the pair spans at most ``max_duration``, and one of them is too
+   short or too fast or they overlap in time (quick exchanges and interjections).
+5. **Timing**, one cue after the other: a cue starts at its first word (or ``min_gap`` after the previous
+   cue, at most ``max_delay`` later) and is shown for ``max(min_duration, chars / target_cps)`` where the
+   silence after it allows (up to ``min_gap`` before the next cue's first word and the media end); a cue still
+   shorter than that starts up to 1 s early into the silence before it; one still faster than ``max_cps`` may
+   push the next cue by up to ``max_delay``. Cues never overlap, and keep ``min_gap`` between them.
+6. **Labels** (``speaker_labels``): ``auto`` names the speaker only with two or more speakers and only on
+   a cue whose speaker differs from the cue before; ``always`` on every cue; ``never`` nowhere.
+
+:func:`cue_stats` counts the cues that still break a rule (speech too fast to read in the time it has).
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from diarize.assign import join_words
 from diarize.types import Result, Segment, Word
+from diarize.writers.breaks import clean, cut_rank, layout, wrap
 from diarize.writers.options import SubtitleOptions
 
-__all__ = ["Cue", "CuePart", "build_cues", "speaker_prefix"]
+__all__ = ["Cue", "CuePart", "CueStats", "build_cues", "cue_gap", "cue_stats", "labels_active", "speaker_prefix"]
 
-_SENTENCE_END = ".?!。？！…"
-_CLAUSE_END = ",;:、，；：—–"
-_CLOSERS = "\"'”’)]}»」』"
-_MIN_KEEP = 0.4  # a preferred cut keeps at least this share of the cue's text before it
+_MIN_KEEP = {3: 0.25, 2: 0.35, 1: 0.5, 0: 0.3, -1: 0.9}  # share of a full cue's text a cut keeps, by rank
+_LEAD_IN = 1.0  # most time (s) a too-fast cue may start before its first word
+_AUDIO_GAP = 0.08
 
 
 @dataclass(frozen=True)
 class CuePart:
-    """The lines one speaker says in a cue (``speaker`` is None when unknown). The first line is empty when
-    the speaker mark stands alone on it."""
+    """The lines one speaker says in a cue (``speaker`` is None when unknown); ``label``: whether this cue
+    names the speaker; ``words``: the words shown. The first line is empty when the SRT speaker mark stands
+    alone on it."""
 
     speaker: str | None
     lines: tuple[str, ...]
+    label: bool = True
+    words: tuple[Word, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -57,92 +66,52 @@ class Cue:
     end: float
     parts: tuple[CuePart, ...]
 
+    @property
+    def text(self) -> str:
+        """The words shown, on one line, without speaker marks."""
+        return " ".join(line for p in self.parts for line in p.lines if line)
+
+
+@dataclass(frozen=True)
+class CueStats:
+    """How many cues break each timed-text rule (after building; speech can make a rule impossible)."""
+
+    cues: int
+    over_max_cps: int
+    over_target_cps: int
+    too_short: int
+    too_long: int
+    short_gaps: int
+    overlaps: int
+
+    def summary(self) -> str:
+        """One line for the log."""
+        return (
+            f"{self.cues} cues: {self.over_max_cps} over max cps, {self.over_target_cps} over target cps, "
+            f"{self.too_short} too short, {self.too_long} too long, {self.short_gaps} short gaps, "
+            f"{self.overlaps} overlaps"
+        )
+
 
 def speaker_prefix(speaker: str | None, options: SubtitleOptions) -> str:
     """The SRT speaker mark in front of a cue's first line (``"[NAME] "``), or ``""``."""
-    return f"[{speaker}] " if options.speaker_labels and speaker is not None else ""
+    return f"[{speaker}] " if options.speaker_labels != "never" and speaker is not None else ""
 
 
-def _clean(text: str) -> str:
-    return " ".join(text.split()) if any(c in text for c in "\r\n\t") else text.strip()
+def labels_active(result: Result, options: SubtitleOptions) -> bool:
+    """Whether the subtitles of ``result`` name speakers at all."""
+    if options.speaker_labels == "always":
+        return True
+    speakers = {s.speaker for s in result.segments if s.speaker is not None}
+    return options.speaker_labels == "auto" and len(speakers) > 1
 
 
-def _layout(words: Sequence[Word], prefix: int, options: SubtitleOptions) -> list[str] | None:
-    """The cue's lines, or None when the words do not fit ``max_lines`` lines."""
-    width = options.max_line_chars
-    whole = _clean(join_words(words))
-    if prefix + len(whole) <= width:
-        return [whole]
-    if options.max_lines == 1:
-        return None
-    if options.max_lines == 2:
-        best: tuple[tuple[int, int], list[str]] | None = None
-        for k in range(0 if prefix else 1, len(words)):  # k = 0: the speaker mark alone on the top line
-            top, bottom = _clean(join_words(words[:k])), _clean(join_words(words[k:]))
-            a, b = prefix + len(top), len(bottom)
-            if a <= width and b <= width and (best is None or (max(a, b), a) < best[0]):
-                best = ((max(a, b), a), [top, bottom])
-        return None if best is None else best[1]
-    lines = _wrap(words, prefix, width)
-    fits = len(lines) <= options.max_lines and all(
-        len(line) + (prefix if i == 0 else 0) <= width for i, line in enumerate(lines)
-    )
-    return lines if fits else None
-
-
-def _wrap(words: Sequence[Word], prefix: int, width: int) -> list[str]:
-    """Greedy wrap; a word longer than a line gets a line of its own, and a first word that does not fit
-    after the speaker mark goes to the second line."""
-    lines: list[list[Word]] = [[]]
-    for word in words:
-        trial = _clean(join_words([*lines[-1], word]))
-        over = len(trial) + (prefix if len(lines) == 1 else 0) > width
-        if over and (lines[-1] or (len(lines) == 1 and prefix)):
-            lines.append([])
-        lines[-1].append(word)
-    return [_clean(join_words(line)) for line in lines]
-
-
-def _fits(words: Sequence[Word], prefix: int, options: SubtitleOptions) -> bool:
-    return (
-        words[-1].end - words[0].start <= options.max_duration and _layout(words, prefix, options) is not None
-    )
-
-
-def _cut_rank(word: Word, boundary: bool) -> int:
-    token = word.text.strip().rstrip(_CLOSERS)
-    if boundary or (token and token[-1] in _SENTENCE_END):
-        return 2
-    return 1 if token and token[-1] in _CLAUSE_END else 0
-
-
-def _best_cut(words: Sequence[Word], a: int, i: int, boundaries: set[int]) -> int:
-    """Where to end the full cue ``words[a:i]`` (the cut lies in ``(a, i]``)."""
-    total = len(_clean(join_words(words[a:i])))
-    best, best_rank = i, 0
-    for j in range(a + 1, i):
-        rank = _cut_rank(words[j - 1], j in boundaries)
-        if rank >= best_rank and rank > 0 and len(_clean(join_words(words[a:j]))) >= _MIN_KEEP * total:
-            best, best_rank = j, rank
-    return best
-
-
-def _chunk(words: Sequence[Word], boundaries: set[int], prefix: int, options: SubtitleOptions) -> list[range]:
-    """Cut one speaker's words into cue-sized ranges."""
-    chunks: list[range] = []
-    a = 0
-    for i in range(1, len(words)):
-        if words[i].start - words[i - 1].end >= options.split_pause:
-            chunks.append(range(a, i))
-            a = i
-            continue
-        while a < i and not _fits(words[a : i + 1], prefix, options):
-            cut = _best_cut(words, a, i, boundaries)
-            chunks.append(range(a, cut))
-            a = cut
-    if words:
-        chunks.append(range(a, len(words)))
-    return chunks
+def cue_gap(result: Result, options: SubtitleOptions) -> float:
+    """The least gap (s) between cues: ``min_gap``, else two frames of the source video, else 0.08 s."""
+    if options.min_gap is not None:
+        return options.min_gap
+    video = result.source.video
+    return float(2 / video.fps) if video is not None and video.fps > 0 else _AUDIO_GAP
 
 
 def _segment_words(segment: Segment) -> list[Word]:
@@ -160,73 +129,238 @@ def _segment_words(segment: Segment) -> list[Word]:
     return words
 
 
-def _groups(segments: Sequence[Segment]) -> list[tuple[str | None, list[Word], set[int]]]:
-    """Runs of consecutive segments of one speaker: (speaker, words, indices where a segment starts)."""
-    groups: list[tuple[str | None, list[Word], set[int]]] = []
+def _groups(segments: Sequence[Segment]) -> list[tuple[str | None, list[Word]]]:
+    """Runs of consecutive segments of one speaker: (speaker, words)."""
+    groups: list[tuple[str | None, list[Word]]] = []
     for segment in segments:
         words = _segment_words(segment)
         if not words:
             continue
         if not groups or groups[-1][0] != segment.speaker:
-            groups.append((segment.speaker, [], set()))
-        groups[-1][2].add(len(groups[-1][1]))
+            groups.append((segment.speaker, []))
         groups[-1][1].extend(words)
     return groups
 
 
-def _dialogue(c1: Cue, c2: Cue, options: SubtitleOptions) -> Cue | None:
+def _fits(words: Sequence[Word], prefix: int, options: SubtitleOptions) -> bool:
+    span = words[-1].end - words[0].start
+    return span <= options.max_duration and layout(words, prefix, options.max_line_chars, options.max_lines) is not None
+
+
+def _best_cut(words: Sequence[Word], a: int, i: int, prefix: int, options: SubtitleOptions) -> int:
+    """Where to end the full cue ``words[a:i]`` (the cut lies in ``(a, i]``): the best-ranked break
+    (:func:`~diarize.writers.breaks.cut_rank`) that keeps enough of the cue's text before it, the latest of
+    equals (a sentence end may come earlier than a plain break), preferring cues whose two lines break cleanly."""
+    total = len(clean(join_words(words[a:i])))
+
+    def clean_lines(j: int) -> bool:
+        chunk = words[a:j]
+        return len(chunk) <= 2 or bool(layout(chunk, prefix, options.max_line_chars, options.max_lines, strict=True))
+
+    best: tuple[int, int, int] | None = None  # (clean lines, rank, j)
+    for j in range(a + 1, i + 1):
+        rank = cut_rank(words[j - 1], words[j] if j < len(words) else None)
+        if j < i and len(clean(join_words(words[a:j]))) < _MIN_KEEP[rank] * total:
+            continue
+        key = (int(_clean_lines(words[a:j], prefix, options)), rank, j)
+        if best is None or key[:2] >= best[:2]:
+            best = key
+    return i if best is None else best[2]
+
+
+def _chunk(words: Sequence[Word], prefix: int, options: SubtitleOptions) -> list[list[Word]]:
+    """Cut one speaker's words into cue-sized runs."""
+    chunks: list[list[Word]] = []
+    a = 0
+    for i in range(1, len(words)):
+        if words[i].start - words[i - 1].end >= options.split_pause:
+            chunks.append(list(words[a:i]))
+            a = i
+            continue
+        while a < i and not _fits(words[a : i + 1], prefix, options):
+            cut = _best_cut(words, a, i, prefix, options)
+            chunks.append(list(words[a:cut]))
+            a = cut
+    if words:
+        chunks.append(list(words[a:]))
+    return [part for chunk in chunks for part in _tidy(chunk, prefix, options)]
+
+
+def _clean_lines(words: Sequence[Word], prefix: int, options: SubtitleOptions) -> bool:
+    """Whether ``words`` lay out without a stranded function word or a lone word (two words always do)."""
+    return len(words) <= 2 or bool(layout(words, prefix, options.max_line_chars, options.max_lines, strict=True))
+
+
+def _tidy(chunk: list[Word], prefix: int, options: SubtitleOptions) -> list[list[Word]]:
+    """``chunk``, or two cues cut at its best break when it only fits its lines with a dangling word."""
+    if _clean_lines(chunk, prefix, options):
+        return [chunk]
+    best: tuple[int, int] | None = None  # (rank, j)
+    for j in range(2, len(chunk) - 1):
+        head, tail = chunk[:j], chunk[j:]
+        if _clean_lines(head, prefix, options) and _clean_lines(tail, prefix, options):
+            rank = cut_rank(chunk[j - 1], chunk[j])
+            if (
+                best is None
+                or rank > best[0]
+                or (rank == best[0] and abs(2 * j - len(chunk)) < abs(2 * best[1] - len(chunk)))
+            ):
+                best = (rank, j)
+    return [chunk] if best is None or best[0] < 1 else [chunk[: best[1]], chunk[best[1] :]]
+
+
+def _chars(words: Sequence[Word]) -> int:
+    return len(clean(join_words(words)))
+
+
+def _needs_company(words: Sequence[Word], room: float, options: SubtitleOptions) -> bool:
+    """Whether a cue of ``words`` with ``room`` seconds to be shown is too short or too fast alone."""
+    span = words[-1].end - words[0].start
+    return span < options.min_duration or _chars(words) > options.max_cps * room
+
+
+def _merge_chunks(chunks: list[list[Word]], prefix: int, options: SubtitleOptions) -> list[list[Word]]:
+    """Merge neighbouring runs of one speaker where one is too short or too fast and the union fits."""
+    merged: list[list[Word]] = []
+    for chunk in chunks:
+        if merged:
+            prev = merged[-1]
+            pause = chunk[0].start - prev[-1].end
+            room_prev = prev[-1].end - prev[0].start + pause
+            lonely = _needs_company(prev, room_prev, options) or _needs_company(
+                chunk, chunk[-1].end - chunk[0].start + pause, options
+            )
+            union = [*prev, *chunk]
+            if (
+                lonely
+                and pause < options.split_pause
+                and _fits(union, prefix, options)
+                and _clean_lines(union, prefix, options)
+            ):
+                merged[-1] = union
+                continue
+        merged.append(chunk)
+    return merged
+
+
+def _dialogue(c1: Cue, c2: Cue, prefix: bool, options: SubtitleOptions) -> Cue | None:
     """The two-speaker cue joining ``c1`` and ``c2``, when the rule in the module docstring allows it."""
     (p1,), (p2,) = c1.parts, c2.parts
-    if not (options.dialogue and options.speaker_labels and options.max_lines >= 2):
+    if not options.dialogue or options.max_lines < 2:
         return None
     if p1.speaker is None or p2.speaker is None or p1.speaker == p2.speaker:
         return None
     if len(p1.lines) != 1 or len(p2.lines) != 1:
         return None
-    if any(
-        len(f"- {speaker_prefix(p.speaker, options)}{p.lines[0]}") > options.max_line_chars for p in (p1, p2)
-    ):
+    width = options.max_line_chars
+    if any(len(f"- {speaker_prefix(p.speaker, options) if prefix else ''}{p.lines[0]}") > width for p in (p1, p2)):
         return None
     gap = c2.start - c1.end
     end = max(c1.end, c2.end)
     if gap > options.dialogue_max_gap or end - c1.start > options.max_duration:
         return None
     short = min(c1.end - c1.start, c2.end - c2.start) < options.min_duration
-    return Cue(c1.start, end, (p1, p2)) if short or gap < 0 else None
+    fast = any(len(c.text) > options.max_cps * (c.end - c.start) for c in (c1, c2))
+    return Cue(c1.start, end, (p1, p2)) if short or fast or gap < 0 else None
 
 
-def _merge_dialogues(cues: list[Cue], options: SubtitleOptions) -> list[Cue]:
+def _merge_dialogues(cues: list[Cue], prefix: bool, options: SubtitleOptions) -> list[Cue]:
     merged: list[Cue] = []
     i = 0
     while i < len(cues):
-        pair = _dialogue(cues[i], cues[i + 1], options) if i + 1 < len(cues) else None
+        pair = _dialogue(cues[i], cues[i + 1], prefix, options) if i + 1 < len(cues) else None
         merged.append(pair or cues[i])
         i += 2 if pair else 1
     return merged
 
 
-def _retime(cues: list[Cue], media_end: float, options: SubtitleOptions) -> list[Cue]:
+def _retime(cues: list[Cue], media_end: float, gap: float, options: SubtitleOptions) -> list[Cue]:
+    """Show each cue long enough to read, without overlaps (rule 5 of the module docstring)."""
     timed: list[Cue] = []
+    prev_end = -math.inf
     for i, cue in enumerate(cues):
         next_start = cues[i + 1].start if i + 1 < len(cues) else math.inf
-        end = min(cue.end, cue.start + options.max_duration)
-        target = cue.start + options.min_duration
-        if end < target:
-            end = max(end, min(target, next_start, media_end))
-        timed.append(Cue(cue.start, max(end, cue.start + 0.001), cue.parts))
+        chars = len(cue.text)
+        need_target = max(options.min_duration, chars / options.target_cps)
+        need_hard = max(options.min_duration, chars / options.max_cps)
+        lo = max(prev_end + gap, 0.0)
+        start = max(cue.start, lo)
+        end = min(max(cue.end, start + need_target), start + options.max_duration, next_start - gap, media_end)
+        if end - start < need_hard:
+            start = max(lo, min(start, end - need_target), cue.start - _LEAD_IN)
+        if end - start < chars / options.max_cps:  # too fast to read: delay the next cue a little
+            end = min(start + chars / options.max_cps, next_start + options.max_delay - gap, media_end)
+        if end <= start:  # delayed past the next cue's words: still shown long enough to read
+            end = min(start + need_hard, media_end) if media_end > start else start + 0.001
+        end = max(end, start + 0.001)
+        timed.append(Cue(start, end, cue.parts))
+        prev_end = end
     return timed
 
 
-def build_cues(result: Result, options: SubtitleOptions | None = None) -> tuple[Cue, ...]:
-    """The subtitle cues of ``result``, sorted by start (rules in the module docstring)."""
+def _label(cues: list[Cue], active: bool, options: SubtitleOptions) -> list[Cue]:
+    """Mark which parts name their speaker (rule 6 of the module docstring)."""
+    labelled: list[Cue] = []
+    previous: str | None = None
+    for cue in cues:
+        parts = []
+        for n, part in enumerate(cue.parts):
+            show = active and part.speaker is not None
+            if show and options.speaker_labels == "auto" and len(cue.parts) == 1 and n == 0:
+                show = part.speaker != previous
+            parts.append(replace(part, label=show))
+        labelled.append(replace(cue, parts=tuple(parts)))
+        previous = cue.parts[-1].speaker
+    return labelled
+
+
+def _relayout(cue: Cue, label_width: bool, options: SubtitleOptions) -> Cue:
+    """Lay a one-speaker cue out again once it is known whether it shows the ``[NAME] `` mark."""
+    part = cue.parts[0]
+    if len(cue.parts) != 1 or not part.words:
+        return cue
+    prefix = len(speaker_prefix(part.speaker, options)) if label_width and part.label else 0
+    lines = layout(part.words, prefix, options.max_line_chars, options.max_lines)
+    return replace(cue, parts=(replace(part, lines=tuple(lines)),)) if lines else cue
+
+
+def build_cues(result: Result, options: SubtitleOptions | None = None, *, label_width: bool = False) -> tuple[Cue, ...]:
+    """The subtitle cues of ``result``, sorted by start (rules in the module docstring). ``label_width``:
+    the first line of a cue that names its speaker also holds the ``[NAME] `` mark (SRT)."""
     options = options or SubtitleOptions()
+    active = labels_active(result, options)
+    reserve = label_width and active
     cues: list[Cue] = []
-    for speaker, words, boundaries in _groups(result.segments):
-        prefix = len(speaker_prefix(speaker, options))
-        for r in _chunk(words, boundaries, prefix, options):
-            chunk = words[r.start : r.stop]
-            lines = _layout(chunk, prefix, options) or _wrap(chunk, prefix, options.max_line_chars)
-            cues.append(Cue(chunk[0].start, chunk[-1].end, (CuePart(speaker, tuple(lines)),)))
+    for speaker, words in _groups(result.segments):
+        first = len(speaker_prefix(speaker, options)) if reserve else 0  # the cue that names the speaker
+        rest = first if options.speaker_labels == "always" else 0  # the cues after it, in auto
+        chunks = _chunk(words, first, options)
+        tail = [w for chunk in chunks[1:] for w in chunk]
+        runs = [chunks[0], *(_chunk(tail, rest, options) if tail else [])]
+        for n, chunk in enumerate(_merge_chunks(runs, first, options)):
+            prefix = first if n == 0 else rest
+            lines = layout(chunk, prefix, options.max_line_chars, options.max_lines) or wrap(
+                chunk, prefix, options.max_line_chars
+            )
+            part = CuePart(speaker, tuple(lines), words=tuple(chunk))
+            cues.append(Cue(chunk[0].start, chunk[-1].end, (part,)))
     cues.sort(key=lambda c: c.start)
     media_end = result.duration if result.duration > 0 else math.inf
-    return tuple(_retime(_merge_dialogues(cues, options), media_end, options))
+    timed = _retime(_merge_dialogues(cues, reserve, options), media_end, cue_gap(result, options), options)
+    return tuple(_relayout(c, label_width, options) for c in _label(timed, active, options))
+
+
+def cue_stats(cues: Sequence[Cue], options: SubtitleOptions, gap: float = _AUDIO_GAP) -> CueStats:
+    """Count the cues that break a timed-text rule of ``options`` (``gap``: the least gap between cues)."""
+    eps = 1e-6
+    durations = [c.end - c.start for c in cues]
+    pairs = list(zip(cues, cues[1:], strict=False))
+    return CueStats(
+        cues=len(cues),
+        over_max_cps=sum(len(c.text) > options.max_cps * d + eps for c, d in zip(cues, durations, strict=True)),
+        over_target_cps=sum(len(c.text) > options.target_cps * d + eps for c, d in zip(cues, durations, strict=True)),
+        too_short=sum(d < options.min_duration - eps for d in durations),
+        too_long=sum(d > options.max_duration + eps for d in durations),
+        short_gaps=sum(0 <= b.start - a.end < gap - 1e-3 for a, b in pairs),
+        overlaps=sum(b.start < a.end - eps for a, b in pairs),
+    )

@@ -3,48 +3,82 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Literal
 
 from diarize.errors import ConfigError
 
-__all__ = ["TIMESTAMP_STEPS", "HtmlOptions", "SubtitleOptions", "TextOptions", "WriterOptions"]
+__all__ = ["SPEAKER_LABELS", "TIMESTAMP_STEPS", "HtmlOptions", "SubtitleOptions", "TextOptions", "WriterOptions"]
 
 TIMESTAMP_STEPS = (0.01, 0.1, 0.5, 1.0)
 """The timestamp granularities (s) the text outputs offer."""
 
 
+SPEAKER_LABELS = ("auto", "always", "never")
+"""When subtitles name the speaker: ``auto`` (only with two or more speakers, and only when the speaker
+changes), ``always`` (every cue), ``never``."""
+
+
 @dataclass(frozen=True)
 class SubtitleOptions:
-    """How SRT and WebVTT cues are cut; the defaults follow common broadcast practice."""
+    """Timed-text rules for SRT, WebVTT and ASS cues; the defaults follow common broadcast practice.
+
+    Cues are built to keep every rule; where the speech makes one impossible (a speaker faster than
+    ``max_cps`` with no silence around, a cue pinned between two others), the cue keeps its words and the
+    breach is counted in the :class:`~diarize.writers.cues.CueStats` that
+    :func:`~diarize.writers.cues.cue_stats` returns (the writers log it)."""
 
     max_line_chars: int = 42
-    """Most characters on one displayed line, counting the SRT speaker prefix ``[NAME] `` (and the ``- `` dash
-    of a two-speaker cue). A single word longer than this gets a line of its own."""
+    """Most characters on one displayed line. Each format measures its own lines: in SRT the speaker prefix
+    ``[NAME] `` (and the ``- `` dash of a two-speaker cue) counts, in WebVTT and ASS (which mark the speaker
+    with a voice span or a style) it does not. A single word longer than this gets a line of its own."""
 
     max_lines: int = 2
     """Most lines in one cue."""
 
-    min_duration: float = 1.0
+    min_duration: float = 5 / 6
     """Shortest cue (s): a shorter cue is extended into the silence after it, never past the start of the next
-    cue nor past the end of the media."""
+    cue (less ``min_gap``) nor past the end of the media."""
 
     max_duration: float = 7.0
-    """Longest cue (s); a cue is split at a word boundary before it grows longer."""
+    """Longest cue (s); a longer one is split at a clause boundary."""
+
+    target_cps: float = 17.0
+    """Reading speed (characters per second, blanks included) a cue is timed for: a faster cue is extended
+    into the silence around it, or merged with its neighbour."""
+
+    max_cps: float = 20.0
+    """Hard reading-speed ceiling: a cue faster than this may start later than its first word (at most
+    ``max_delay``) to gain time; a cue still faster is counted in :class:`~diarize.writers.cues.CueStats`."""
+
+    max_delay: float = 0.75
+    """Most time (s) a cue may start after its first word is spoken, to make room for the cue before it."""
+
+    min_gap: float | None = None
+    """Least time (s) between the end of a cue and the start of the next; ``None``: two frames of the
+    source video, or 0.08 s for audio."""
 
     split_pause: float = 1.0
     """A pause of at least this (s) between two words always starts a new cue."""
 
-    speaker_labels: bool = True
-    """Mark the speaker: an ``[NAME] `` prefix in SRT, a ``<v NAME>`` voice span in WebVTT."""
+    speaker_labels: Literal["auto", "always", "never"] | bool = "auto"
+    """Name the speaker (``auto``, ``always``, ``never``; YAML ``true``/``false`` mean ``auto``/``never``):
+    an ``[NAME] `` prefix in SRT when the speaker changes, a ``<v NAME>`` voice span in WebVTT, the
+    ``Name`` field and a style of its own in ASS."""
 
     dialogue: bool = True
     """Allow two-speaker cues (one dash-prefixed line per speaker) for quick exchanges; needs
-    ``speaker_labels`` and ``max_lines >= 2``."""
+    ``max_lines >= 2``."""
 
     dialogue_max_gap: float = 0.5
     """Two one-line cues of different speakers may share a cue only when the second starts at most this (s)
     after the first ends (overlapping speech has a negative gap)."""
 
     def __post_init__(self) -> None:
+        labels: object = self.speaker_labels
+        if isinstance(labels, bool):
+            object.__setattr__(self, "speaker_labels", "auto" if labels else "never")
+        elif labels not in SPEAKER_LABELS:
+            raise ConfigError(f"subtitle speaker_labels must be auto, always or never, got {labels!r}")
         if self.max_line_chars < 10:
             raise ConfigError(f"subtitle max_line_chars must be >= 10, got {self.max_line_chars}")
         if self.max_lines < 1:
@@ -54,8 +88,14 @@ class SubtitleOptions:
                 f"subtitle durations need 0 <= min_duration < max_duration, got {self.min_duration} and "
                 f"{self.max_duration}"
             )
-        if self.split_pause <= 0 or self.dialogue_max_gap < 0:
-            raise ConfigError("subtitle split_pause must be > 0 and dialogue_max_gap >= 0")
+        if not 0 < self.target_cps <= self.max_cps:
+            raise ConfigError(
+                f"subtitle reading speeds need 0 < target_cps <= max_cps, got {self.target_cps} and {self.max_cps}"
+            )
+        if self.split_pause <= 0 or self.dialogue_max_gap < 0 or self.max_delay < 0:
+            raise ConfigError("subtitle split_pause must be > 0, dialogue_max_gap and max_delay >= 0")
+        if self.min_gap is not None and not 0 <= self.min_gap < 1:
+            raise ConfigError(f"subtitle min_gap must be in [0, 1) s, got {self.min_gap}")
 
 
 @dataclass(frozen=True)
@@ -99,7 +139,7 @@ class WriterOptions:
     """Options of every writer."""
 
     subtitle: SubtitleOptions = field(default_factory=SubtitleOptions)
-    """SRT and WebVTT cue rules."""
+    """SRT, WebVTT and ASS cue rules."""
 
     text: TextOptions = field(default_factory=TextOptions)
     """Plain-text and Markdown layout."""

@@ -1,0 +1,214 @@
+"""Subtitles a professional would ship: every timed-text rule, checked by independent parsers on SRT, WebVTT
+and ASS rendered from hand-built results and from real pipeline outputs."""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+
+import pysubs2
+import pytest
+from click.testing import CliRunner
+
+from diarize.types import MediaInfo, Provenance, Result, Segment, Word
+from diarize.writers import SubtitleOptions, WriterOptions, build_cues, cue_stats, write
+from tests.subtitle_checker import Report, assert_compliant, check, parse
+from tests.test_writers import long_result, sample_result
+
+FORMATS = ("srt", "vtt", "ass")
+
+
+def _reports(result: Result, tmp_path: Path, options: SubtitleOptions | None = None) -> dict[str, Report]:
+    options = options or SubtitleOptions()
+    paths = write(result, FORMATS, tmp_path, WriterOptions(subtitle=options))
+    return {p.suffix[1:]: check(parse(p), result, options) for p in paths}
+
+
+def one_speaker(text: str, step: float = 0.25, speaker: str = "SPEAKER_00") -> Result:
+    """One speaker reading ``text`` at ``step`` s per word, in sentences with short pauses."""
+    words, t = [], 0.3
+    for token in text.split():
+        words.append(Word(t, t + step - 0.03, " " + token, 0.9, speaker))
+        t += step + (0.4 if token.endswith(".") else 0.0)
+    segment = Segment(words[0].start, words[-1].end, text, tuple(words), speaker)
+    return Result(
+        source=MediaInfo("/in/talk.wav", t + 1.0, 16000, 1, "pcm_s16le", "wav"),
+        language="en",
+        speakers=(speaker,),
+        turns=(),
+        segments=(segment,),
+        provenance=Provenance(versions={}, models={}, options={}, timings={}),
+    )
+
+
+STORY = (
+    "Welcome to the orientation. In the first week of the programme you will meet your mentor, who will "
+    "show you around the campus and the library. We ask that you register for your courses by Friday, and "
+    "that you bring a photo for your student card. If you have any questions about housing or about "
+    "the timetable, the office on the second floor is open every day of the week from nine to five."
+)
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3, 4])
+def test_generated_meetings_keep_every_rule(seed: int, tmp_path: Path) -> None:
+    for report in _reports(long_result(seed), tmp_path).values():
+        assert_compliant(report)
+
+
+def test_fast_single_speaker_is_timed_to_be_read(tmp_path: Path) -> None:
+    result = one_speaker(STORY, step=0.26)  # 19 characters per second, as spoken
+    for report in _reports(result, tmp_path).values():
+        assert_compliant(report)
+        assert report.over_max_cps == 0
+    srt_text = (tmp_path / "talk.srt").read_text(encoding="utf-8")
+    assert "[SPEAKER_00]" not in srt_text  # one speaker: no labels unless asked
+    assert "<v SPEAKER_00>" in (tmp_path / "talk.vtt").read_text(encoding="utf-8")
+    assert parse(tmp_path / "talk.srt")[0].lines == ("Welcome to the orientation.",)
+
+
+def test_speech_faster_than_the_ceiling_is_counted(tmp_path: Path) -> None:
+    result = one_speaker(STORY, step=0.22)  # 22 characters per second: no silence to gain time from
+    options = SubtitleOptions()
+    stats = cue_stats(build_cues(result, options, label_width=True), options)
+    (path,) = write(result, ["srt"], tmp_path)
+    report = check(parse(path), result, options)
+    assert stats.over_max_cps == report.over_max_cps > 0
+    assert report.words_missing == report.words_extra == report.overlaps == 0
+
+
+def test_lines_never_end_on_a_dangling_word(tmp_path: Path) -> None:
+    write(one_speaker(STORY), ["srt", "vtt"], tmp_path)
+    for path in (tmp_path / "talk.srt", tmp_path / "talk.vtt"):
+        for cue in parse(path):
+            for line in cue.lines[:-1] if len(cue.lines) > 1 else []:
+                assert line.split()[-1].lower() not in {"a", "an", "the", "of", "in", "to", "and", "for"}, cue
+            assert cue.text.split()[-1].lower() not in {"a", "an", "the", "of", "in"}, cue
+
+
+def test_speaker_labels_always_and_never(tmp_path: Path) -> None:
+    result = one_speaker(STORY)
+    write(result, ["srt"], tmp_path / "always", WriterOptions(subtitle=SubtitleOptions(speaker_labels="always")))
+    cues = parse(tmp_path / "always" / "talk.srt")
+    assert all(c.lines[0].startswith("[SPEAKER_00]") for c in cues)
+    assert all(len(line) <= 42 for c in cues for line in c.lines)
+    write(
+        sample_result(),
+        ["srt", "vtt"],
+        tmp_path / "never",
+        WriterOptions(subtitle=SubtitleOptions(speaker_labels="never")),
+    )
+    assert "[" not in (tmp_path / "never" / "meeting.srt").read_text(encoding="utf-8")
+    vtt = (tmp_path / "never" / "meeting.vtt").read_text(encoding="utf-8")
+    assert "<v " not in vtt and "STYLE" not in vtt
+
+
+def test_srt_names_the_speaker_only_where_it_changes(tmp_path: Path) -> None:
+    write(sample_result(), ["srt"], tmp_path)
+    cues = parse(tmp_path / "meeting.srt")
+    last = next(c for c in cues if "collect feedback" in c.text)
+    assert not last.lines[0].startswith("[")  # the same speaker goes on
+    assert cues[0].lines[0].startswith("[SPEAKER_00] ")
+
+
+def test_vtt_style_colours_each_voice(tmp_path: Path) -> None:
+    write(sample_result(), ["vtt"], tmp_path)
+    vtt = (tmp_path / "meeting.vtt").read_text(encoding="utf-8")
+    assert vtt.startswith("WEBVTT\n\nSTYLE\n")
+    for name in ("SPEAKER_00", "Mary Ann", "SPEAKER_02"):
+        assert f'::cue(v[voice="{name}"]) {{ color: #' in vtt
+
+
+def test_ass_has_a_coloured_style_per_speaker(tmp_path: Path) -> None:
+    (path,) = write(sample_result(), ["ass"], tmp_path)
+    subs = pysubs2.load(str(path))
+    assert {"Default", "SPEAKER_00", "Mary Ann", "SPEAKER_02"} <= set(subs.styles)
+    colours = {str(subs.styles[n].primarycolor) for n in ("SPEAKER_00", "Mary Ann", "SPEAKER_02")}
+    assert len(colours) == 3
+    names = [e.name for e in subs.events]
+    assert names[0] == "SPEAKER_00" and "Mary Ann" in names
+    assert all(e.style == (e.name or "Default") for e in subs.events)
+    draft = next(e for e in subs.events if "draft" in e.plaintext)
+    assert "<draft>" in draft.plaintext and "&" in draft.plaintext
+
+
+def test_impossible_speed_is_counted_not_hidden() -> None:
+    result = one_speaker("one two three four five six seven eight nine ten eleven twelve", step=0.08)
+    result = Result(
+        result.source.__class__(result.source.path, 1.3, 16000, 1, "pcm_s16le", "wav"),
+        result.language,
+        result.speakers,
+        result.turns,
+        result.segments,
+        result.provenance,
+    )
+    options = SubtitleOptions()
+    cues = build_cues(result, options)
+    stats = cue_stats(cues, options)
+    assert stats.cues == len(cues) and stats.over_max_cps >= 1  # 60 characters in 1.3 s of media
+    assert " ".join(c.text for c in cues).split() == [w.text.strip() for w in result.words]
+
+
+def test_cli_flags_override_the_subtitle_rules(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    cli_main = importlib.import_module("diarize.cli.main")
+
+    seen: list[SubtitleOptions] = []
+
+    def fake_process(usable: list[object], plan: object, interrupts: object) -> int:
+        seen.append(plan.config.output.writers.subtitle)  # type: ignore[attr-defined]
+        return 0
+
+    monkeypatch.setattr(cli_main, "_process", fake_process)
+    monkeypatch.setattr(cli_main, "_voice_namer", lambda *args: None)
+    args = [
+        "run",
+        "data/sample.wav",
+        "-o",
+        str(tmp_path),
+        "-f",
+        "srt",
+        "--max-line-width",
+        "37",
+        "--max-line-count",
+        "1",
+        "--max-cps",
+        "15",
+        "--speaker-labels",
+        "never",
+    ]
+    outcome = CliRunner().invoke(cli_main.cli, args)
+    assert outcome.exit_code == 0, outcome.output
+    (options,) = seen
+    assert (options.max_line_chars, options.max_lines, options.max_cps, options.target_cps) == (37, 1, 15.0, 15.0)
+    assert options.speaker_labels == "never"
+    bad = CliRunner().invoke(cli_main.cli, [*args[:6], "--speaker-labels", "sometimes"])
+    assert bad.exit_code != 0
+
+
+# --- real recordings ---------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def real_results(shared_data: Path, pyannote_sample: Path) -> dict[str, Result]:
+    """The default pipeline's results on a four-speaker mix and the two-speaker sample (models load once)."""
+    import diarize
+
+    paths = {"simconv": shared_data / "meetings" / "simconv_en_text.wav", "sample": pyannote_sample}
+    return {name: diarize.transcribe(path) for name, path in paths.items()}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["simconv", "sample"])
+def test_real_recordings_give_compliant_subtitles(name: str, real_results: dict[str, Result], tmp_path: Path) -> None:
+    for report in _reports(real_results[name], tmp_path).values():
+        assert_compliant(report)
+
+
+def test_speaker_label_settings_accept_yaml_booleans() -> None:
+    from diarize.errors import ConfigError
+
+    assert SubtitleOptions(speaker_labels=True).speaker_labels == "auto"
+    assert SubtitleOptions(speaker_labels=False).speaker_labels == "never"
+    with pytest.raises(ConfigError, match="auto, always or never"):
+        SubtitleOptions(speaker_labels="sometimes")  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match="target_cps <= max_cps"):
+        SubtitleOptions(max_cps=15.0)
