@@ -3,15 +3,20 @@ and ASS rendered from hand-built results and from real pipeline outputs."""
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
+import shutil
+import subprocess
+from fractions import Fraction
 from pathlib import Path
 
 import pysubs2
 import pytest
 from click.testing import CliRunner
 
-from diarize.types import MediaInfo, Provenance, Result, Segment, Word
+from diarize.types import MediaInfo, Provenance, Result, Segment, VideoInfo, Word
 from diarize.writers import SubtitleOptions, WriterOptions, build_cues, cue_stats, write
+from diarize.writers.cues import cue_gap
 from tests.subtitle_checker import Report, assert_compliant, check, parse
 from tests.test_writers import long_result, sample_result
 
@@ -212,3 +217,120 @@ def test_speaker_label_settings_accept_yaml_booleans() -> None:
         SubtitleOptions(speaker_labels="sometimes")  # type: ignore[arg-type]
     with pytest.raises(ConfigError, match="target_cps <= max_cps"):
         SubtitleOptions(max_cps=15.0)
+
+
+# --- frame-accurate cues on video --------------------------------------------------------------------------
+
+_STAMP_TOLERANCE = {"srt": 0.0011, "vtt": 0.0011, "ass": 0.0101}  # s: the format's timestamp precision
+
+
+def _frame_times(video: VideoInfo, until: float) -> list[float]:
+    if video.variable_frame_rate and video.frame_times:
+        times = list(video.frame_times)
+        step = times[-1] - times[-2]
+        while times[-1] < until:
+            times.append(times[-1] + step)
+        return times
+    count = int(until * video.fps) + 3
+    return [video.start_time + float(Fraction(k) / video.fps) for k in range(count)]
+
+
+def _off_frame(path: Path, video: VideoInfo) -> list[tuple[float, float]]:
+    """(stamp, distance to the nearest frame) of every cue boundary in ``path`` farther than its precision."""
+    events = [e for e in pysubs2.load(str(path)) if not e.is_comment]
+    times = _frame_times(video, max((e.end for e in events), default=0) / 1000 + 1.0)
+    tolerance = _STAMP_TOLERANCE[path.suffix[1:]]
+    off = []
+    for event in events:
+        for stamp in (event.start / 1000, event.end / 1000):
+            distance = min(abs(stamp - t) for t in times)
+            if distance > tolerance:
+                off.append((stamp, distance))
+    return off
+
+
+def _with_video(result: Result, video: VideoInfo) -> Result:
+    return dataclasses.replace(result, source=dataclasses.replace(result.source, video=video))
+
+
+@pytest.mark.parametrize("fps", [Fraction(30000, 1001), Fraction(25), Fraction(24000, 1001)])
+def test_video_cues_start_and_end_on_frames(fps: Fraction, tmp_path: Path) -> None:
+    base = long_result(2)
+    video = VideoInfo(fps, int(base.duration * fps) + 1, 640, 360, base.duration, "h264")
+    result = _with_video(base, video)
+    options = SubtitleOptions()
+    cues = build_cues(result, options)
+    for cue in cues:
+        for t in (cue.start, cue.end):
+            k = round(t * fps)
+            assert abs(t - float(k / fps)) < 1e-9
+    assert cue_stats(cues, options, cue_gap(result, options)).overlaps == 0
+    assert cue_stats(cues, options, cue_gap(result, options)).short_gaps == 0
+    for path in write(result, FORMATS, tmp_path, WriterOptions(subtitle=options)):
+        assert _off_frame(path, video) == []
+
+
+def test_variable_frame_rate_cues_land_on_frame_timestamps(tmp_path: Path) -> None:
+    base = one_speaker(STORY, step=0.3)
+    times: list[float] = []
+    t = 0.0
+    while t < base.duration:  # 30 fps with every fifth interval doubled
+        times.append(round(t, 6))
+        t += (2 if len(times) % 5 == 0 else 1) / 30
+    video = VideoInfo(Fraction(25), len(times), 640, 360, base.duration, "h264", 0.0, True, tuple(times))
+    result = _with_video(base, video)
+    cues = build_cues(result)
+    for cue in cues:
+        assert min(abs(cue.start - x) for x in times) < 1e-9
+    for a, b in zip(cues, cues[1:], strict=False):
+        assert b.start >= a.end
+    for path in write(result, FORMATS, tmp_path, WriterOptions()):
+        assert _off_frame(path, video) == []
+
+
+@pytest.fixture(scope="module")
+def media_results(shared_data: Path) -> dict[str, Result]:
+    """The subtitles pipeline on a talking-head video and a two-channel meeting (models load once)."""
+    import diarize
+
+    paths = {
+        "video": shared_data / "video" / "WDA_KatieHill_000.mp4",
+        "stereo": shared_data / "meetings" / "stereo_diarization.wav",
+    }
+    return {name: diarize.transcribe(path, "subtitles") for name, path in paths.items()}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["video", "stereo"])
+def test_media_subtitles_keep_every_rule(name: str, media_results: dict[str, Result], tmp_path: Path) -> None:
+    result = media_results[name]
+    options = SubtitleOptions()
+    paths = write(result, FORMATS, tmp_path, WriterOptions(subtitle=options))
+    assert sorted(p.suffix for p in paths) == [".ass", ".srt", ".vtt"]
+    gap = cue_gap(result, options)
+    built = cue_stats(build_cues(result, options), options, gap)
+    for path in paths:
+        report = check(parse(path), result, options, gap)
+        if built.over_max_cps or built.over_target_cps:  # a short clip of fast speech: only what could not be met
+            report = dataclasses.replace(
+                report,
+                over_max_cps=max(0, report.over_max_cps - built.over_max_cps),
+                over_target_cps=max(0, report.over_target_cps - built.over_target_cps),
+            )
+        assert_compliant(report)
+        if name == "video":
+            assert result.source.video is not None
+            assert _off_frame(path, result.source.video) == []
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="ffmpeg is not on PATH")
+def test_ffmpeg_burns_the_subtitles_in(media_results: dict[str, Result], shared_data: Path, tmp_path: Path) -> None:
+    ffmpeg = shutil.which("ffmpeg") or "ffmpeg"
+    video = shared_data / "video" / "WDA_KatieHill_000.mp4"
+    for path in write(media_results["video"], ("ass", "srt"), tmp_path, WriterOptions()):
+        name = str(path).replace("\\", "/").replace(":", "\\:").replace("'", "\\'")
+        command = [ffmpeg, "-v", "error", "-i", str(video), "-vf", f"subtitles={name}"]
+        command += ["-frames:v", "10", "-f", "null", "-"]
+        done = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
+        assert done.returncode == 0, f"{path.name}: {done.stderr[-2000:]}"

@@ -24,6 +24,12 @@ How cues are built (limits from :class:`~diarize.writers.options.SubtitleOptions
    push the next cue by up to ``max_delay``. Cues never overlap, and keep ``min_gap`` between them.
 6. **Labels** (``speaker_labels``): ``auto`` names the speaker only with two or more speakers and only on
    a cue whose speaker differs from the cue before; ``always`` on every cue; ``never`` nowhere.
+7. **Frames** (video input): once built, every cue's start and end moves onto a video frame boundary (the
+   time of a frame: ``start_time + k / fps`` with the container's exact rational rate, or the frame's pts for
+   variable-frame-rate video), one cue after the other. A start goes to the nearest boundary, later where it
+   would come less than the least gap (two frames) after the previous end; an end goes to the next boundary at
+   or after it where the gap before the next cue allows, else to the nearest, and stays at least one frame
+   after its start. Snapping never creates an overlap or a short gap (:mod:`diarize.writers.frame_snap`).
 
 :func:`cue_stats` counts the cues that still break a rule (speech too fast to read in the time it has).
 """
@@ -37,6 +43,7 @@ from dataclasses import dataclass, replace
 from diarize.assign import join_words
 from diarize.types import Result, Segment, Word
 from diarize.writers.breaks import clean, cut_rank, layout, wrap
+from diarize.writers.frame_snap import snap_to_frames
 from diarize.writers.options import SubtitleOptions
 
 __all__ = ["Cue", "CuePart", "CueStats", "build_cues", "cue_gap", "cue_stats", "labels_active", "speaker_prefix"]
@@ -346,8 +353,11 @@ def build_cues(result: Result, options: SubtitleOptions | None = None, *, label_
             cues.append(Cue(chunk[0].start, chunk[-1].end, (part,)))
     cues.sort(key=lambda c: c.start)
     media_end = result.duration if result.duration > 0 else math.inf
-    timed = _retime(_merge_dialogues(cues, reserve, options), media_end, cue_gap(result, options), options)
-    return tuple(_relayout(c, label_width, options) for c in _label(timed, active, options))
+    gap = cue_gap(result, options)
+    timed = _retime(_merge_dialogues(cues, reserve, options), media_end, gap, options)
+    built = tuple(_relayout(c, label_width, options) for c in _label(timed, active, options))
+    video = result.source.video
+    return built if video is None or video.fps <= 0 else snap_to_frames(built, video, gap)
 
 
 def cue_stats(cues: Sequence[Cue], options: SubtitleOptions, gap: float = _AUDIO_GAP) -> CueStats:
