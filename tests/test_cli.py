@@ -106,14 +106,14 @@ def test_subtitles_parse_back(simconv_run):
     webvtt = pytest.importorskip("webvtt")
     srt_cues = list(srt.parse((simconv_run / "simconv_en_text.srt").read_text()))
     vtt_cues = list(webvtt.read(str(simconv_run / "simconv_en_text.vtt")))
-    assert len(srt_cues) == len(vtt_cues) > 3
-    for a, b in zip(srt_cues, vtt_cues, strict=True):
-        assert a.start.total_seconds() == pytest.approx(_vtt_seconds(b.start), abs=1e-3)
-        assert a.end.total_seconds() == pytest.approx(_vtt_seconds(b.end), abs=1e-3)
+    # Each format lays out its own cues: the SRT reserves room for its [NAME] prefix, the VTT does not.
+    assert len(srt_cues) > 3 and len(vtt_cues) > 3
+    assert srt_cues[0].start.total_seconds() == pytest.approx(_vtt_seconds(vtt_cues[0].start), abs=1e-3)
+    for a in srt_cues:
         lines = a.content.splitlines()
         assert 1 <= len(lines) <= 2 and all(len(line) <= 42 for line in lines), lines
         assert 0 < (a.end - a.start).total_seconds() <= 7.0 + 1e-6
-        assert "<v " in b.raw_text
+    assert all("<v " in b.raw_text for b in vtt_cues)
 
 
 def _vtt_seconds(stamp: str) -> float:
@@ -125,7 +125,7 @@ def _vtt_seconds(stamp: str) -> float:
 def test_speaker_names_rename_every_output(shared_data, tmp_path):
     code, _, stderr = invoke(
         "run", str(shared_data / "speech/jfk.flac"), "-o", str(tmp_path), "-f", "json,srt,txt",
-        "--pipeline", "archive", "--speaker-names", "SPEAKER_00=John F. Kennedy",
+        "--pipeline", "archive", "--speaker-names", "SPEAKER_00=John F. Kennedy", "--speaker-labels", "always",
     )
     assert code == 0, stderr
     data = json.loads((tmp_path / "jfk.json").read_text())
