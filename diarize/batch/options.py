@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Literal
 
 from diarize.errors import ConfigError
+from diarize.strict import check_choice
 
 __all__ = ["ArchiveLimits", "BatchOptions", "EngineName"]
 
@@ -88,8 +89,7 @@ class BatchOptions:
     """Object store size of a private local Ray (results are small; the inputs are read from disk)."""
 
     def __post_init__(self) -> None:
-        if self.engine not in ("local", "ray"):
-            raise ConfigError(f"unknown batch engine {self.engine!r}: use local or ray")
+        check_choice("engine", self.engine, EngineName)
         if self.workers < 1:
             raise ConfigError(f"workers must be at least 1, got {self.workers}")
         if self.retries < 0:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
-import resource
 import threading
 import time
 import traceback
@@ -20,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from diarize.errors import DiarizeError, MediaError
+from diarize.profiling import peak_rss
 
 if TYPE_CHECKING:
     from diarize.config import PipelineConfig
@@ -104,7 +104,7 @@ def worker_environment(threads: int) -> None:
 
 def worker_vitals(threads: int) -> dict[str, Any]:
     """This worker's pid, peak resident memory so far (MiB) and thread budget."""
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+    peak = peak_rss() / 2**20
     return {"pid": os.getpid(), "peak_rss_mb": round(peak, 1), "threads": threads}
 
 

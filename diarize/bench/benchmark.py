@@ -335,16 +335,13 @@ def bench(
         probe(path)
     references = [reference_for(p) for p in paths]
     config = load_pipeline(options.pipeline)
-    import torch
-
+    from diarize.models.threads import torch_threads
     from diarize.pipeline import Models
 
     # the configured pass first (see _bench_ours); when the pipeline is sequential anyway, it is the only one
     configs = {"configured": config} if config.parallel else {}
     configs["sequential"] = sequential(config)
-    previous = torch.get_num_threads()
-    torch.set_num_threads(options.threads)
-    try:
+    with torch_threads(options.threads):
         environment = _environment(options.threads)
         audios = [load_audio(p) for p in paths]
         models = Models(cache)
@@ -356,6 +353,4 @@ def bench(
             results, baseline_load, errors = _bench_baselines(results, audios, settings, options, note, loader)
             load.update(baseline_load)
         environment["load_average_end"] = list(os.getloadavg())
-    finally:
-        torch.set_num_threads(previous)
     return BenchReport(options, config, environment, load, tuple(results), long, errors)

@@ -121,6 +121,7 @@ def batch_command(
     Exit status: 0 when every input is done, 3 when some failed (listed on stderr), 1 when the run failed,
     130/143 when SIGINT/SIGTERM stopped it (finished inputs are kept; run again to resume)."""
     from diarize.batch.interrupts import BatchInterrupted, SignalStop, Stop
+    from diarize.supervise import exit_status
 
     if not inputs and input_list is None:
         raise click.UsageError("give INPUT paths, --manifest FILE, or both")
@@ -146,7 +147,7 @@ def batch_command(
         except Stop:
             signum = stop.signum or 2
             click.echo(f"diarize: interrupted by {BatchInterrupted.name_of(signum)}", err=True)
-            ctx.exit(128 + signum)
+            ctx.exit(exit_status(signum))
     click.echo(summary.format())
     for line in summary.failure_lines():
         click.echo(line, err=True)
