@@ -41,8 +41,7 @@ The rules, each tuned through :class:`AssignOptions`:
 5. **Segments.** Each sentence is split where the speaker changes after smoothing — a real change: a run
    that survived rule 4 (longer than ``smooth_max_words`` / ``smooth_max_duration``, in a separate turn of
    its own, or between two different speakers); a segment never mixes speakers. Its text
-   joins the word texts following Whisper's convention (a word carries its leading space), see
-   :func:`join_words`.
+   joins the word texts (:func:`diarize.text.join_words`).
 
 6. **No speaker at all.** When the diarization has no speaker but the transcript has words (the speaker stage
    heard no speech where the ASR did), one speaker, ``SPEAKER_00``, is assumed (``single_speaker_fallback``):
@@ -64,6 +63,7 @@ import numpy as np
 
 from diarize.errors import ConfigError
 from diarize.spans import merge_spans
+from diarize.text import join_words
 from diarize.types import Diarization, Segment, Span, SpeakerActivity, SpeakerTurn, Transcript, Word
 
 __all__ = [
@@ -72,7 +72,6 @@ __all__ = [
     "Attribution",
     "AttributionStats",
     "attribute",
-    "join_words",
     "overlap_regions",
 ]
 
@@ -184,11 +183,6 @@ class Attribution:
     @property
     def words(self) -> tuple[Word, ...]:
         return tuple(w for s in self.segments for w in s.words)
-
-
-def join_words(words: Iterable[Word]) -> str:
-    """The text of consecutive words: their texts concatenated (each carries its leading space), stripped."""
-    return "".join(w.text for w in words).strip()
 
 
 def overlap_regions(turns: Iterable[SpeakerTurn]) -> tuple[Span, ...]:

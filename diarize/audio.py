@@ -1,4 +1,4 @@
-"""Media decoding: any audio or video container becomes 16 kHz mono float32.
+"""Media decoding: any audio or video container becomes 16 kHz mono float32, mixed or one channel at a time.
 
 Decoding uses PyAV, whose wheel carries its own FFmpeg libraries, so no ffmpeg binary is needed and the
 container's exact metadata (rational frame rates, presentation timestamps) is read in-process. Decoding streams
@@ -17,11 +17,16 @@ This is the door of the pipeline: every file is validated here once, and every f
    the file's size, so memory is bounded by what the file holds, never by what its header claims.
 4. Every channel count FFmpeg decodes (up to 512) is downmixed to the plain mean of the channels, computed here
    from the frame's samples (FFmpeg's own downmix needs a standard layout and weights channels unequally).
-   The mono signal is then resampled to 16 kHz by libswresample.
+   The mono signal is then resampled to 16 kHz by libswresample. Rule 6 decodes channels on their own instead.
    Float samples that are not finite (NaN, ±inf: a broken encoder or a corrupt float WAV) count as silence,
    set to 0 before the downmix so that the resampler cannot spread them, and are reported in the log.
 5. ``MediaInfo.duration`` and ``sample_rate`` are those of the decoded frames at their original rate. A stream
    that decodes to more than :data:`TRUNCATION_TOLERANCE` less than its container declares is truncated.
+6. One channel, or each: ``load_audio(path, channel=k)`` decodes channel ``k`` alone (numbered from 0, checked
+   against the stream's channel count before decoding) and :func:`load_channels` every channel of a stream of at
+   most ``max_channels`` (:data:`MAX_SPLIT_CHANNELS` by default), each its own 16 kHz signal with its own
+   resampler. Rules 1–3 and 5 hold unchanged (the byte budget counts every channel decoded, used or not), and
+   rule 4's treatment of non-finite samples too; a stream whose channel count changes midway is refused.
 """
 
 from __future__ import annotations
@@ -43,10 +48,13 @@ from diarize.wavheader import PCM_FORMAT_TAGS, read_wav_header
 __all__ = [
     "CHANNEL_RANGE",
     "MAX_SAMPLES_PER_BYTE",
+    "MAX_SPLIT_CHANNELS",
     "SAMPLE_RATE_RANGE",
     "STRAY_TOLERANCE",
     "TRUNCATION_TOLERANCE",
+    "check_channel_pick",
     "load_audio",
+    "load_channels",
     "probe",
 ]
 
@@ -67,6 +75,9 @@ STRAY_TOLERANCE = 4096
 MAX_SAMPLES_PER_BYTE = 8192
 """Decoded samples (of all channels) one byte of a non-PCM file may give: above FLAC's and Opus's best on silence."""
 
+MAX_SPLIT_CHANNELS = 8
+"""Most channels :func:`load_channels` decodes one by one by default: each costs the memory of a mono decode."""
+
 _VFR_TOLERANCE = 1e-3  # s: frame intervals varying by more than this mean variable frame rate
 _PCM_CODEC = re.compile(r"pcm_[a-z]*?(8|16|24|32|64)")
 _PCM_8BIT_CODECS = ("pcm_alaw", "pcm_mulaw")
@@ -85,44 +96,83 @@ def probe(path: str | Path) -> MediaInfo:
         return _media_info(path, container)
 
 
-def load_audio(path: str | Path) -> Audio:
+def load_audio(path: str | Path, channel: int | None = None) -> Audio:
     """Decode ``path`` to 16 kHz mono float32 samples, with what was found about the file.
 
-    ``MediaInfo.duration`` is the decoded audio's duration at its original sample rate. A stream that decodes
-    to noticeably less than its container declares is reported as truncated rather than silently shortened.
+    ``channel`` ``None`` mixes the channels (rule 4); a number decodes that channel alone (rule 6, numbered from
+    0; :class:`MediaError` when the file has no such channel). ``MediaInfo.duration`` is the decoded audio's
+    duration at its original sample rate. A stream that decodes to noticeably less than its container declares
+    is reported as truncated rather than silently shortened.
     """
     info = probe(path)
+    check_channel_pick(info, channel=channel)
+    return _load(info, channel)[0]
+
+
+def load_channels(path: str | Path, max_channels: int = MAX_SPLIT_CHANNELS) -> tuple[Audio, ...]:
+    """Decode every channel of ``path`` on its own (rule 6): one 16 kHz mono :class:`Audio` per channel, in
+    channel order, all with the file's :class:`MediaInfo`. A file of more than ``max_channels`` channels is a
+    :class:`MediaError`."""
+    info = probe(path)
+    check_channel_pick(info, max_split=max_channels)
+    return _load(info, "each")
+
+
+def check_channel_pick(info: MediaInfo, channel: int | None = None, max_split: int | None = None) -> None:
+    """Rule 6, before decoding: :class:`MediaError` naming the file unless it has channel ``channel`` (from 0)
+    and, with ``max_split``, at most that many channels to split."""
+    if channel is not None:
+        _check_pick(Path(info.path), info.channels, channel)
+    if max_split is not None and info.channels > max_split:
+        raise MediaError(
+            info.path, f"has {info.channels} audio channels; at most {max_split} can be split into one party "
+            "each (mix them, or pick one)"
+        )
+
+
+def _load(info: MediaInfo, pick: int | str | None) -> tuple[Audio, ...]:
     path = Path(info.path)
     with _open(path) as container:
         stream = _audio_stream(path, container)
         declared = _declared_duration(stream)
-        chunks, decoded, rate = _decode(path, container, stream)
+        outputs, decoded, rate = _decode(path, container, stream, pick)
     if decoded == 0:
         raise MediaError(path, "the audio stream holds no samples")
     info = replace(info, duration=decoded / rate, sample_rate=rate)
     _check_truncation(path, declared=declared, decoded=info.duration)
-    if not any(len(c) for c in chunks):
+    if not any(len(c) for c in outputs[0]):
         raise MediaError(path, f"holds only {decoded} samples at {rate} Hz, too short to resample to {SAMPLE_RATE} Hz")
-    samples = np.concatenate(chunks)
-    np.clip(samples, -1.0, 1.0, out=samples)
-    logger.debug("decoded %s: %.3f s, %d Hz, %d ch", path, info.duration, info.sample_rate, info.channels)
-    return Audio(samples=samples, info=info)
+    audios = []
+    for chunks in outputs:
+        samples = np.concatenate(chunks)
+        np.clip(samples, -1.0, 1.0, out=samples)
+        audios.append(Audio(samples=samples, info=info))
+    logger.debug("decoded %s: %.3f s, %d Hz, %d ch, %s", path, info.duration, info.sample_rate, info.channels,
+                 "mixed" if pick is None else f"channel {pick}")
+    return tuple(audios)
 
 
-def _decode(path: Path, container: Any, stream: Any) -> tuple[list[np.ndarray], int, int]:
-    """Stream ``stream`` through the downmix and the resampler: 16 kHz chunks, samples decoded, their rate."""
+def _decode(path: Path, container: Any, stream: Any, pick: int | str | None) -> tuple[list[list[np.ndarray]], int, int]:
+    """Stream ``stream`` through the downmix (or the channel pick) and the resamplers: the 16 kHz chunks of
+    each output signal, the samples decoded, their rate."""
     import av
 
     budget = float(path.stat().st_size)
     pcm_bytes = _pcm_bytes(str(stream.codec_context.name))
-    resampler = av.AudioResampler(format="flt", layout="mono", rate=SAMPLE_RATE)
-    chunks: list[np.ndarray] = []
-    decoded = rate = 0
+    resamplers: list[Any] = []
+    outputs: list[list[np.ndarray]] = []
+    decoded = rate = first_channels = 0
     try:
         for frame in container.decode(stream):
             rate = _check_frame(path, frame, rate, decoded)
             channels = len(frame.layout.channels)
             _check_channels(path, channels, f"the frame at sample {decoded}")
+            if pick is not None and channels != (first_channels or channels):
+                raise MediaError(path, f"the channel count changes from {first_channels} to {channels} at sample "
+                                 f"{decoded}; mix the channels instead")
+            if isinstance(pick, int):
+                _check_pick(path, channels, pick)
+            first_channels = channels
             budget -= frame.samples * (channels * pcm_bytes if pcm_bytes else 1 / MAX_SAMPLES_PER_BYTE)
             decoded += frame.samples
             if budget < 0:
@@ -130,12 +180,17 @@ def _decode(path: Path, container: Any, stream: Any) -> tuple[list[np.ndarray], 
                     path, f"decodes to more audio than its {path.stat().st_size} bytes can hold "
                     f"({decoded} samples at {rate} Hz): the stream is corrupt"
                 )
-            chunks.extend(_plane(f) for f in resampler.resample(_mono_frame(frame)))
-        if decoded:
+            mono = _mono_frames(frame, pick)
+            while len(resamplers) < len(mono):
+                resamplers.append(av.AudioResampler(format="flt", layout="mono", rate=SAMPLE_RATE))
+                outputs.append([])
+            for resampler, chunks, piece in zip(resamplers, outputs, mono, strict=True):
+                chunks.extend(_plane(f) for f in resampler.resample(piece))
+        for resampler, chunks in zip(resamplers, outputs, strict=True):
             chunks.extend(_plane(f) for f in resampler.resample(None))
     except (av.error.FFmpegError, ValueError) as exc:
         raise MediaError(path, f"corrupt or truncated audio after {decoded} samples ({_reason(exc)})") from exc
-    return chunks, decoded, rate
+    return outputs or [[]], decoded, rate
 
 
 def _pcm_bytes(codec: str) -> float:
@@ -171,27 +226,64 @@ def _check_channels(path: Path, channels: int, where: str) -> None:
         raise MediaError(path, f"{where} claims {channels} audio channels (supported: {low}–{high})")
 
 
-def _mono_frame(frame: Any) -> Any:
-    """The frame's channels averaged into one ``flt`` mono frame at the same rate (rule 4)."""
+def _check_pick(path: Path, channels: int, channel: int) -> None:
+    if not 0 <= channel < channels:
+        numbers = "only channel 0" if channels == 1 else f"channels 0–{channels - 1}"
+        raise MediaError(path, f"has {channels} audio channel{'s' if channels > 1 else ''} ({numbers}): there is "
+                         f"no channel {channel}")
+
+
+def _mono_frames(frame: Any, pick: int | str | None) -> list[Any]:
+    """The frame as ``flt`` mono frames: the channels' mean (rule 4, ``pick`` ``None``), channel ``pick``, or
+    every channel (``"each"``, rule 6)."""
+    if pick is None:
+        return [_mono_frame(frame)]
+    channels = len(frame.layout.channels)
+    name = frame.format.name.removesuffix("p")
+    scale = np.float32(1.0 / _INT_SCALE.get(name, 1.0))
+    data = _finite(frame.to_ndarray())
+    if not frame.format.is_planar:
+        data = data.reshape(-1, channels).T  # shape: (channels, samples)
+    rows = range(channels) if pick == "each" else [int(pick)]
+    out = []
+    for row in rows:
+        mono = data[row].astype(np.float32) * scale  # shape: (samples,)
+        if name == "u8":
+            mono -= 1.0
+        out.append(_as_frame(mono, frame.sample_rate))
+    return out
+
+
+def _finite(data: np.ndarray) -> np.ndarray:
+    """Rule 4: non-finite float samples become silence (0), reported in the log."""
+    if data.dtype.kind == "f" and not np.isfinite(data).all():
+        logger.info("non-finite samples (NaN or inf) decoded as silence")
+        return np.where(np.isfinite(data), data, 0.0).astype(data.dtype)
+    return data
+
+
+def _as_frame(mono: np.ndarray, sample_rate: int) -> Any:
     import av
 
+    out = av.AudioFrame.from_ndarray(mono.reshape(1, -1), format="flt", layout="mono")
+    out.sample_rate = sample_rate
+    return out
+
+
+def _mono_frame(frame: Any) -> Any:
+    """The frame's channels averaged into one ``flt`` mono frame at the same rate (rule 4)."""
     channels = len(frame.layout.channels)
     name = frame.format.name.removesuffix("p")
     scale = _INT_SCALE.get(name, 1.0)
     weights = np.full(channels, 1.0 / (channels * scale), dtype=np.float32)  # shape: (channels,)
-    data = frame.to_ndarray()  # shape: (channels, samples) if planar, else (1, samples * channels)
-    if data.dtype.kind == "f" and not np.isfinite(data).all():
-        logger.info("non-finite samples (NaN or inf) decoded as silence")
-        data = np.where(np.isfinite(data), data, 0.0).astype(data.dtype)
+    data = _finite(frame.to_ndarray())  # shape: (channels, samples) if planar, else (1, samples * channels)
     if frame.format.is_planar:
         mono = weights @ data.astype(np.float32)  # shape: (samples,)
     else:
         mono = data.reshape(-1, channels).astype(np.float32) @ weights
     if name == "u8":
         mono -= 1.0  # unsigned 8-bit samples sit around 128, which the weights map to 1.0
-    out = av.AudioFrame.from_ndarray(mono.reshape(1, -1), format="flt", layout="mono")
-    out.sample_rate = frame.sample_rate
-    return out
+    return _as_frame(mono, frame.sample_rate)
 
 
 def _check_path(path: str | Path) -> Path:

@@ -8,6 +8,7 @@ A pipeline file (``pipelines/<name>.yaml``) is a mapping whose sections are the 
     speakers: {step: 1.0}                  # diarize.speakers.options.SpeakerOptions
     assign:   {nearest_tolerance: 0.5}     # diarize.assign.AssignOptions
     frames:   {left: 2, right: 2}          # diarize.frames.FrameOptions (video only)
+    channels: {use: mix}                   # diarize.channels.ChannelOptions (mix, split or a channel)
     output:   {formats: [json, srt], writers: {subtitle: {max_line_chars: 42}}}
     parallel: true                         # run transcription and speaker stages side by side
 
@@ -29,6 +30,7 @@ import yaml
 from diarize import __version__
 from diarize.asr.options import AsrOptions
 from diarize.assign import AssignOptions
+from diarize.channels.options import ChannelOptions
 from diarize.errors import ConfigError
 from diarize.frames import FrameOptions
 from diarize.speakers.options import SpeakerOptions
@@ -77,6 +79,7 @@ class PipelineConfig:
     speakers: SpeakerOptions = field(default_factory=SpeakerOptions)
     assign: AssignOptions = field(default_factory=AssignOptions)
     frames: FrameOptions = field(default_factory=FrameOptions)
+    channels: ChannelOptions = field(default_factory=ChannelOptions)
     output: OutputOptions = field(default_factory=OutputOptions)
 
     parallel: bool = True

@@ -1,9 +1,10 @@
 """The pipeline: decode → VAD → ASR ∥ speakers → word attribution, for one media file at a time.
 
 Models are loaded once per process by :class:`Models` and reused for every file. Transcription and the speaker
-stage do not depend on each other; with ``config.parallel`` they run side by side, one core each, which on a
-two-core machine beats running them one after the other with two threads each (CTranslate2 and PyTorch both
-scale poorly from one thread to two on these models; see the README's measurements).
+stage do not depend on each other; with ``config.parallel`` they run side by side, sharing the cores by their
+cost (:mod:`diarize.cores`: one core each on two cores), which on a two-core machine beats running them one
+after the other with two threads each (CTranslate2 and PyTorch both scale poorly from one thread to two on
+these models; see the README's measurements). The thread plan is logged and recorded in the provenance.
 
 Progress goes through ``hook(stage, completed, total)``; the CLI turns it into a progress bar. Stopping: a run
 given a ``cancel`` event raises :class:`~diarize.cli.progress.Cancelled` at the first progress report (every ASR
@@ -13,6 +14,7 @@ stops the other one the same way, so that no thread goes on working for a result
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import threading
@@ -21,19 +23,25 @@ from concurrent.futures import Future, ThreadPoolExecutor, wait
 from pathlib import Path
 from typing import Any
 
-from diarize.asr.options import AsrOptions
-from diarize.asr.transcription import transcribe, warm_up
-from diarize.assign import attribute
-from diarize.audio import load_audio
+from diarize.asr.language import label_languages
+from diarize.asr.options import SHIPPED_MODELS, AsrOptions
+from diarize.asr.transcription import settle_speaker_languages, transcribe, warm_up
+from diarize.assign import Attribution, attribute
+from diarize.audio import load_audio, load_channels
+from diarize.channels.split import StageModels, on_channel, split_channels
 from diarize.cli.progress import Cancelled
 from diarize.config import PipelineConfig, load_pipeline
+from diarize.cores import ThreadPlan, config_plan
+from diarize.errors import ConfigError
 from diarize.frames import FrameOptions, align, with_frames
 from diarize.hooks import Hook, no_hook
 from diarize.models.cache import ModelCache
+from diarize.models.sources import check_task
+from diarize.models.threads import torch_threads
 from diarize.profiling import Meter
 from diarize.speakers.diarization import SpeakerModels, diarize
 from diarize.speakers.options import SpeakerOptions
-from diarize.types import Audio, Diarization, Provenance, Result, Transcript, VideoInfo
+from diarize.types import Audio, Diarization, MediaInfo, Provenance, Result, Transcript, VideoInfo
 from diarize.vad import detect_speech
 from diarize.versions import versions
 
@@ -52,6 +60,8 @@ class Models:
     def asr(self, options: AsrOptions) -> Any:
         """The Whisper model ``options`` ask for (faster-whisper or openai-whisper), warmed up."""
         with self._lock:
+            source, _ = self.cache.whisper_source(options.model_size, options.backend)
+            check_task(source, options.language, options.task)
             if options.backend == "faster":
                 model = self.cache.faster_whisper(options.model_size, options.compute_type, options.cpu_threads)
             else:
@@ -66,33 +76,35 @@ class Models:
 
     def load(self, config: PipelineConfig) -> None:
         """Load everything ``config`` needs now (so that per-file timings exclude model loading)."""
-        self.asr(_stage_options(config)[0])
-        self.speakers(_stage_options(config)[1])
+        asr, speakers, _ = _stage_options(config)
+        self.asr(asr)
+        self.speakers(speakers)
 
     @staticmethod
-    def names(config: PipelineConfig) -> dict[str, str]:
+    def names(config: PipelineConfig, cache: ModelCache | None = None) -> dict[str, str]:
+        """The models ``config`` runs, as provenance records them (the Whisper model's path and fingerprint
+        from ``cache``, the default cache if ``None``)."""
         asr = config.asr
-        asr_name = f"whisper-{asr.model_size}" + ("-openai" if asr.backend == "openai" else "")
+        asr_name = asr.model_size
+        if asr.model_size in SHIPPED_MODELS:
+            asr_name = f"whisper-{asr.model_size}" + ("-openai" if asr.backend == "openai" else "")
         return {
             "asr": f"{asr_name} ({asr.backend}, {asr.compute_type if asr.backend == 'faster' else 'float32'})",
+            **(cache or ModelCache()).whisper_provenance(asr.model_size, asr.backend),
+            "asr_task": asr.task,
             "segmentation": "segmentation-3.0",
             "embedding": config.speakers.embedding_model,
         }
 
 
-def _stage_options(config: PipelineConfig) -> tuple[AsrOptions, SpeakerOptions]:
-    """The ASR and speaker options as run: one thread each when the two stages run side by side."""
-    if not _runs_parallel(config):
-        return config.asr, config.speakers
+def _stage_options(config: PipelineConfig) -> tuple[AsrOptions, SpeakerOptions, ThreadPlan]:
+    """The ASR and speaker options as run, with the thread counts of the run's plan (:mod:`diarize.cores`)."""
+    plan = config_plan(config)
     return (
-        dataclasses.replace(config.asr, cpu_threads=1),
-        dataclasses.replace(config.speakers, num_threads=1),
+        dataclasses.replace(config.asr, cpu_threads=plan.asr),
+        dataclasses.replace(config.speakers, num_threads=plan.speakers),
+        plan,
     )
-
-
-def _runs_parallel(config: PipelineConfig) -> bool:
-    # openai-whisper runs on PyTorch, whose thread count is process-wide: it cannot share with the speaker stage.
-    return config.parallel and config.asr.backend == "faster"
 
 
 class _Stop:
@@ -137,27 +149,35 @@ def run(
     meter = meter or Meter()
     stop = _Stop(cancel)
     hook = stop.guard(hook or no_hook)
-    asr_options, speaker_options = _stage_options(config)
+    asr_options, speaker_options, plan = _stage_options(config)
+    logger.info("threads: %d core(s), asr %d, speakers %d, %s", plan.cores, plan.asr, plan.speakers,
+                "side by side" if plan.parallel else "one after the other")
+    hook("models", 0, 2)
     with meter.stage("load_models"):
         asr_model = models.asr(asr_options)
-        stop.check()
+        hook("models", 1, 2)
         speaker_models = models.speakers(speaker_options)
-    stop.check()
-    audio = media if isinstance(media, Audio) else _decode(Path(media), hook, meter)
+    hook("models", 2, 2)
+    if config.channels.split:
+        stages = StageModels(asr_model, asr_options, speaker_models, speaker_options)
+        return _run_split(media, config, stages, hook, meter, models)
+    audio = media if isinstance(media, Audio) else _decode(Path(media), hook, meter, config.channels.channel)
     hook("vad", 0, 1)
     with meter.stage("vad"):
         spans = detect_speech(audio, config.vad)
     hook("vad", 1, 1)
 
     def asr_stage() -> Transcript:
-        with meter.stage("asr"):
+        # openai-whisper runs on PyTorch, whose thread count is process-wide (never side by side, see cores)
+        threads = torch_threads(plan.asr) if asr_options.backend == "openai" else contextlib.nullcontext()
+        with meter.stage("asr"), threads:
             return transcribe(audio, spans, asr_model, asr_options, hook)
 
     def speaker_stage() -> Diarization:
         with meter.stage("speakers"):
             return diarize(audio, speaker_options, speaker_models, hook)
 
-    if _runs_parallel(config):
+    if plan.parallel:
         transcript, diarization = _side_by_side(asr_stage, speaker_stage, stop)
     else:
         transcript = asr_stage()
@@ -166,31 +186,76 @@ def run(
     hook("assign", 0, 1)
     with meter.stage("assign"):
         attribution = attribute(transcript, diarization, config.assign)
+        # unconfident speech regions take their speaker's language and are decoded again (diarize.asr.language)
+        settled = settle_speaker_languages(audio, transcript, attribution.segments, asr_model, asr_options)
+        if settled is not transcript:
+            transcript, attribution = settled, attribute(settled, diarization, config.assign)
+        labelled = label_languages(attribution.segments, transcript.segments)
+        attribution = dataclasses.replace(attribution, segments=labelled)
+        attribution = on_channel(attribution, config.channels.channel)  # a channel picked: segments say which
         diarization = attribution.diarization  # one speaker assumed where the speaker stage heard none
     hook("assign", 1, 1)
-    provenance = Provenance(
+    provenance = _provenance(config, models, meter, {
+        "speech": {"spans": len(spans), "seconds": round(sum(s.duration for s in spans), 3)},
+        "attribution": attribution.stats.to_dict(),
+        "parallel": plan.parallel,
+        "threads": plan.to_dict(),
+        **({"speakers": {"note": diarization.note}} if diarization.note else {}),
+    })
+    return _result(audio.info, transcript.language, attribution, provenance, config.frames, meter)
+
+
+def _run_split(
+    media: str | Path | Audio, config: PipelineConfig, stages: StageModels, hook: Hook, meter: Meter, models: Models
+) -> Result:
+    """``channels.use: split``: every channel of the file is its own party (:mod:`diarize.channels`)."""
+    if isinstance(media, Audio):
+        raise ConfigError("channels.use: split needs the media file itself; decoded audio holds one channel")
+    path = Path(media)
+    hook("decode", 0, 1)
+    with meter.stage("decode"):
+        channels = load_channels(path, config.channels.max_split)
+    hook("decode", 1, 1)
+    logger.info("%s: %.1f s of audio, %d channels split", path, channels[0].duration, len(channels))
+    split = split_channels(channels, config, stages, hook, meter)
+    attribution, diarization = split.attribution, split.attribution.diarization
+    words = {c: sum(len(s.words) for s in split.transcript.segments if s.channel == c) for c in range(len(channels))}
+    provenance = _provenance(config, models, meter, {
+        "speech": {"spans": len(split.spans), "seconds": round(sum(s.duration for s in split.spans), 3)},
+        "attribution": attribution.stats.to_dict(),
+        "channels": {"split": len(channels), "words": list(words.values())},
+        **({"speakers": {"note": diarization.note}} if diarization.note else {}),
+    })
+    return _result(channels[0].info, split.transcript.language, attribution, provenance, config.frames, meter)
+
+
+def _provenance(config: PipelineConfig, models: Models, meter: Meter, extra: dict[str, Any]) -> Provenance:
+    return Provenance(
         versions=versions(),
-        models=Models.names(config),
+        models=Models.names(config, models.cache),
         options=config.to_dict(),
         timings=meter.timings(),
-        extra={
-            "speech": {"spans": len(spans), "seconds": round(sum(s.duration for s in spans), 3)},
-            "attribution": attribution.stats.to_dict(),
-            "parallel": _runs_parallel(config),
-            **({"speakers": {"note": diarization.note}} if diarization.note else {}),
-        },
+        extra=extra,
     )
+
+
+def _result(
+    info: MediaInfo, language: str, attribution: Attribution, provenance: Provenance, frames: FrameOptions,
+    meter: Meter,
+) -> Result:
+    """The run's result from its attribution (video: with each turn's frame range)."""
+    diarization = attribution.diarization
     result = Result(
-        source=audio.info,
-        language=transcript.language,
+        source=info,
+        language=language,
         speakers=diarization.speakers,
         turns=diarization.turns,
         segments=attribution.segments,
         provenance=provenance,
         embeddings=dict(diarization.centroids),
     )
-    if audio.info.video is not None:
-        result = _align_frames(result, audio.info.video, config.frames, meter)
+    if info.video is not None:
+        result = _align_frames(result, info.video, frames, meter)
     return result
 
 
@@ -231,10 +296,10 @@ def _align_frames(result: Result, video: VideoInfo, options: FrameOptions, meter
     return dataclasses.replace(result, provenance=provenance)
 
 
-def _decode(path: Path, hook: Hook, meter: Meter) -> Audio:
+def _decode(path: Path, hook: Hook, meter: Meter, channel: int | None = None) -> Audio:
     hook("decode", 0, 1)
     with meter.stage("decode"):
-        audio = load_audio(path)
+        audio = load_audio(path, channel)
     hook("decode", 1, 1)
     logger.info("%s: %.1f s of audio", path, audio.duration)
     return audio

@@ -24,6 +24,7 @@ __all__ = [
     "SCHEMA",
     "Audio",
     "Diarization",
+    "LanguageRegion",
     "MediaInfo",
     "Provenance",
     "Result",
@@ -47,6 +48,11 @@ def _opt_float(value: Any) -> float | None:
     return None if value is None else float(value)
 
 
+def _ms(seconds: float) -> float:
+    """A time as the JSON form holds it: seconds rounded to the millisecond."""
+    return round(float(seconds), 3)
+
+
 @dataclass(frozen=True, slots=True)
 class Span:
     """A half-open time interval ``[start, end)`` in seconds."""
@@ -59,7 +65,7 @@ class Span:
         return self.end - self.start
 
     def to_dict(self) -> dict[str, Any]:
-        return {"start": self.start, "end": self.end}
+        return {"start": _ms(self.start), "end": _ms(self.end)}
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> Span:
@@ -175,7 +181,11 @@ class Audio:
 
 @dataclass(frozen=True)
 class Word:
-    """One transcribed word; ``overlap`` is true when it lies in speech of several speakers."""
+    """One transcribed word; ``overlap`` is true when it lies in speech of several speakers.
+
+    ``text`` has no surrounding blanks (Whisper's leading space is dropped); :func:`diarize.text.join_words`
+    puts words back together as text.
+    """
 
     start: float
     end: float
@@ -184,10 +194,14 @@ class Word:
     speaker: str | None = None
     overlap: bool = False
 
+    def __post_init__(self) -> None:
+        if self.text != self.text.strip():
+            object.__setattr__(self, "text", self.text.strip())
+
     def to_dict(self) -> dict[str, Any]:
         return {
-            "start": self.start,
-            "end": self.end,
+            "start": _ms(self.start),
+            "end": _ms(self.end),
             "word": self.text,
             "probability": self.probability,
             "speaker": self.speaker,
@@ -218,16 +232,21 @@ class Segment:
     avg_logprob: float | None = None
     no_speech_prob: float | None = None
     compression_ratio: float | None = None
+    language: str | None = None
+    """The language the segment was decoded in when it was detected (``None`` when forced or English-only)."""
+    channel: int | None = None
+    """The audio channel (from 0) the segment was heard on when channels are transcribed one by one; ``None``
+    for the mixed channels."""
 
     def to_dict(self) -> dict[str, Any]:
         d: dict[str, Any] = {
-            "start": self.start,
-            "end": self.end,
+            "start": _ms(self.start),
+            "end": _ms(self.end),
             "speaker": self.speaker,
             "text": self.text,
             "words": [w.to_dict() for w in self.words],
         }
-        for key in ("avg_logprob", "no_speech_prob", "compression_ratio"):
+        for key in ("avg_logprob", "no_speech_prob", "compression_ratio", "language", "channel"):
             value = getattr(self, key)
             if value is not None:
                 d[key] = value
@@ -244,16 +263,35 @@ class Segment:
             avg_logprob=_opt_float(d.get("avg_logprob")),
             no_speech_prob=_opt_float(d.get("no_speech_prob")),
             compression_ratio=_opt_float(d.get("compression_ratio")),
+            language=None if d.get("language") is None else str(d["language"]),
+            channel=None if d.get("channel") is None else int(d["channel"]),
         )
 
 
 @dataclass(frozen=True)
+class LanguageRegion:
+    """The language one speech region was decoded in (:mod:`diarize.asr.language`): ``probabilities`` are
+    its own detection's (empty when it was too short to judge), ``confident`` whether the most probable
+    reached the threshold, and ``context`` the languages around it that it may take instead. In memory
+    only."""
+
+    start: float
+    end: float
+    language: str
+    probabilities: Mapping[str, float] = field(default_factory=dict)
+    confident: bool = False
+    context: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class Transcript:
-    """What the ASR stage heard: segments of words, and the language."""
+    """What the ASR stage heard: segments of words, and the language (the one with the most speech when it was
+    detected per region; ``regions`` then holds each region's, in memory only)."""
 
     segments: tuple[Segment, ...]
     language: str
     language_probability: float | None = None
+    regions: tuple[LanguageRegion, ...] = ()
 
     @property
     def words(self) -> tuple[Word, ...]:
@@ -283,22 +321,26 @@ class Transcript:
 class SpeakerTurn:
     """One speaker talking during ``[start, end)``; turns of different speakers may overlap.
 
-    ``frames`` is the ``(first, last)`` video frame range the turn covers, set by the frame-alignment stage.
+    ``frames`` is the ``(first, last)`` video frame range the turn covers, set by the frame-alignment stage;
+    ``channel`` the audio channel (from 0) the turn was heard on when channels are transcribed one by one.
     """
 
     start: float
     end: float
     speaker: str
     frames: tuple[int, int] | None = None
+    channel: int | None = None
 
     @property
     def duration(self) -> float:
         return self.end - self.start
 
     def to_dict(self) -> dict[str, Any]:
-        d: dict[str, Any] = {"start": self.start, "end": self.end, "speaker": self.speaker}
+        d: dict[str, Any] = {"start": _ms(self.start), "end": _ms(self.end), "speaker": self.speaker}
         if self.frames is not None:
             d["frames"] = list(self.frames)
+        if self.channel is not None:
+            d["channel"] = self.channel
         return d
 
     @classmethod
@@ -309,6 +351,7 @@ class SpeakerTurn:
             end=float(d["end"]),
             speaker=str(d["speaker"]),
             frames=None if frames is None else (int(frames[0]), int(frames[1])),
+            channel=None if d.get("channel") is None else int(d["channel"]),
         )
 
 
@@ -419,6 +462,16 @@ class Result:
     def duration(self) -> float:
         return self.source.duration
 
+    @property
+    def speaker_languages(self) -> dict[str, list[str]]:
+        """Each speaker's languages, most seconds first, from the segments that carry one."""
+        seconds: dict[str, dict[str, float]] = {}
+        for s in self.segments:
+            if s.speaker is not None and s.language is not None:
+                per = seconds.setdefault(s.speaker, {})
+                per[s.language] = per.get(s.language, 0.0) + (s.end - s.start)
+        return {k: sorted(per, key=lambda lang: -per[lang]) for k, per in seconds.items()}
+
     def to_frame(self) -> pd.DataFrame:
         """The words as a pandas DataFrame, one row per word: the table of ``<stem>.words.csv``
         (columns :data:`diarize.writers.tables.WORD_COLUMNS`)."""
@@ -443,33 +496,48 @@ class Result:
 
     @classmethod
     def from_json(cls, path: str | Path) -> Result:
-        """Read a result back from its canonical JSON file (``<stem>.json``). Raises
-        :class:`~diarize.errors.InputError` naming the file when it is not a diarize result."""
+        """Read a result back from its canonical JSON file (``<stem>.json``), with the speaker embeddings of
+        ``<stem>.speakers.npz`` beside it when the JSON holds none. Raises :class:`~diarize.errors.InputError`
+        naming the file when it is not a diarize result."""
+        import dataclasses
+
         from diarize.errors import InputError
         from diarize.eval.io import read_json
+        from diarize.writers.structured import EMBEDDINGS_SUFFIX, read_embeddings
 
         data = read_json(Path(path))
         if not isinstance(data, dict):
             raise InputError(f"{path}: not a diarize result (a JSON object with 'schema': {SCHEMA!r})")
         try:
-            return cls.from_dict(data)
+            result = cls.from_dict(data)
         except (KeyError, TypeError, ValueError) as exc:
             raise InputError(f"{path}: not a diarize {SCHEMA} result ({exc!r})") from None
+        beside = Path(path).with_name(Path(path).name.removesuffix(".json") + EMBEDDINGS_SUFFIX)
+        if not result.embeddings and beside.is_file():
+            result = dataclasses.replace(result, embeddings=read_embeddings(beside))
+        return result
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self, *, embeddings: bool = True) -> dict[str, Any]:
+        """The canonical JSON form: times in seconds rounded to the millisecond, ``speakers`` as records
+        (:class:`diarize.talk.SpeakerStats`); the speaker embeddings unless ``embeddings`` is false (the
+        JSON writer puts them in ``<stem>.speakers.npz``)."""
+        from diarize.talk import speaker_stats
+
         d: dict[str, Any] = {
             "schema": SCHEMA,
             "source": self.source.to_dict(),
             "language": self.language,
-            "speakers": list(self.speakers),
+            "speakers": [s.to_dict() for s in speaker_stats(self.turns, self.speakers)],
             "turns": [t.to_dict() for t in self.turns],
             "segments": [s.to_dict() for s in self.segments],
             "provenance": self.provenance.to_dict(),
         }
-        if self.embeddings:
+        if self.embeddings and embeddings:
             d["embeddings"] = {k: [float(x) for x in v] for k, v in self.embeddings.items()}
         if self.speaker_scores:
             d["speaker_scores"] = dict(self.speaker_scores)
+        if languages := self.speaker_languages:
+            d["speaker_languages"] = languages
         return d
 
     @classmethod
@@ -479,7 +547,7 @@ class Result:
         return cls(
             source=MediaInfo.from_dict(d["source"]),
             language=str(d.get("language", "")),
-            speakers=tuple(str(s) for s in d.get("speakers", ())),
+            speakers=tuple(str(s["label"] if isinstance(s, Mapping) else s) for s in d.get("speakers", ())),
             turns=tuple(SpeakerTurn.from_dict(t) for t in d.get("turns", ())),
             segments=tuple(Segment.from_dict(s) for s in d.get("segments", ())),
             provenance=Provenance.from_dict(d.get("provenance", {})),

@@ -16,6 +16,8 @@ import pytest
 import diarize
 from diarize.errors import ConfigError, InputError
 from diarize.types import SCHEMA, MediaInfo, Result, Segment, SpeakerTurn, Word
+from diarize.writers import SubtitleOptions
+from diarize.writers.subtitles import with_subtitle_stats
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -118,7 +120,9 @@ def test_write_and_from_json_round_trip(tmp_path):
     written = result.write(tmp_path / "out", formats=("json", "srt"))
     assert [p.name for p in written] == ["talk.json", "talk.srt"]
     back = Result.from_json(written[0])
-    assert back.to_dict() == result.to_dict()
+    subtitles = back.provenance.extra["subtitles"]  # the JSON also counts the rules the SRT beside it keeps
+    assert subtitles["formats"]["srt"]["cues"] > 0 and set(subtitles["formats"]) == {"srt"}
+    assert back.to_dict() == with_subtitle_stats(result, ["srt"], SubtitleOptions()).to_dict()
     assert back.words == result.words and back.turns == result.turns
 
 

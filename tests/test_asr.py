@@ -149,7 +149,8 @@ def test_spans_are_packed_into_windows_of_at_most_30_s() -> None:
     )
     # [0, 28.8], [30, 58.8], [60, 88.8], [90, 98.8]: 15 spans with the pauses between them fill 28.8 s.
     assert [len(c["samples"]) for c in model.calls] == [460_800, 460_800, 460_800, 140_800]
-    assert progress == [("asr", i, 4) for i in range(5)]
+    # progress in milliseconds of window audio, after each window
+    assert progress == [("asr", done, 95_200) for done in (0, 28_800, 57_600, 86_400, 95_200)]
     joined = FakeModel()
     transcribe(_audio(100.0), spans, joined, AsrOptions(model_size="tiny.en", bridge=0.0, join_gap=0.0))
     assert [len(c["samples"]) for c in joined.calls] == [
@@ -320,7 +321,7 @@ def test_temperature_fallback_reaches_the_decoder() -> None:
 def test_language_is_detected_once_and_then_forced() -> None:
     model = FakeModel(multilingual=True)
     spans = [Span(0.0, 20.0), Span(25.0, 45.0), Span(50.0, 70.0)]
-    transcript = transcribe(_audio(80.0), spans, model, AsrOptions(model_size="base"))
+    transcript = transcribe(_audio(80.0), spans, model, AsrOptions(model_size="base", language_mode="file"))
     assert len(model.detections) == 3  # once per file, on its three windows
     assert [c["language"] for c in model.calls] == ["de", "de", "de"]
     assert transcript.language == "de" and transcript.language_probability == pytest.approx(0.9)
@@ -335,7 +336,7 @@ def test_language_is_judged_on_the_windows_with_most_speech() -> None:
     }
     model = FakeModel(multilingual=True, detected=lambda audio: by_length[len(audio)])
     spans = [Span(0.0, 0.5), Span(10.0, 14.0), Span(20.0, 23.0), Span(30.0, 32.0)]  # four windows
-    transcript = transcribe(_audio(40.0), spans, model, AsrOptions(model_size="base"))
+    transcript = transcribe(_audio(40.0), spans, model, AsrOptions(model_size="base", language_mode="file"))
     assert model.detections == [4 * SR, 3 * SR, 2 * SR]
     # Weighted by seconds of speech: es (2.4 + 0.6 + 1.8) / 9 beats en (1.6 + 2.4 + 0.2) / 9.
     assert transcript.language == "es" and transcript.language_probability == pytest.approx(4.8 / 9)
@@ -365,7 +366,9 @@ def test_backend_and_model_must_match() -> None:
     "kwargs",
     [
         {"backend": "whisperx"},
-        {"model_size": "large"},
+        {"model_size": ""},
+        {"model_size": "tiny.en", "task": "translate"},
+        {"task": "summarise"},
         {"compute_type": "float16"},
         {"model_size": "tiny.en", "language": "de"},
         {"language": "xx"},
@@ -381,12 +384,49 @@ def test_backend_and_model_must_match() -> None:
         {"join_gap": -0.1},
         {"bridge": -1.0},
         {"bridge": 31.0},
-        {"cpu_threads": 0},
+        {"cpu_threads": -1},
     ],
 )
 def test_invalid_options_are_config_errors(kwargs: dict[str, Any]) -> None:
     with pytest.raises(ConfigError):
         AsrOptions(**kwargs)
+
+
+def test_prompt_hotwords_and_task_reach_every_window() -> None:
+    spans = [Span(1.0, 3.0), Span(40.0, 42.0), Span(80.0, 82.0)]  # three windows
+    options = AsrOptions(model_size="base", language="es", task="translate", hotwords="Claflin, Abbie",
+                         initial_prompt="Minutes of the design meeting.")
+    model = FakeModel(lambda c, s: [seg((0.0, 0.5, "x"))], multilingual=True)
+    transcribe(_audio(90.0), spans, model, options)
+    assert len(model.calls) == 3
+    for call in model.calls:
+        assert (call["task"], call["hotwords"], call["initial_prompt"], call["language"]) == (
+            "translate", "Claflin, Abbie", "Minutes of the design meeting.", "es")
+
+
+def test_openai_backend_puts_hotwords_before_the_prompt(monkeypatch: pytest.MonkeyPatch) -> None:
+    import whisper
+
+    from diarize.asr.backends import OpenaiBackend
+    from diarize.asr.transcription import decode_settings
+
+    seen: list[dict[str, Any]] = []
+    monkeypatch.setattr(whisper, "transcribe", lambda model, samples, **kw: seen.append(kw) or {"segments": []})
+    options = AsrOptions(backend="openai", hotwords=" Claflin, Abbie ", initial_prompt="Design meeting.",
+                         task="translate")
+    OpenaiBackend(object(), decode_settings(options)).decode(np.zeros(SR, np.float32), "es")
+    OpenaiBackend(object(), decode_settings(AsrOptions(backend="openai", initial_prompt="Design meeting."))).decode(
+        np.zeros(SR, np.float32), "en")
+    assert (seen[0]["initial_prompt"], seen[0]["carry_initial_prompt"], seen[0]["task"]) == (
+        "Claflin, Abbie Design meeting.", True, "translate")
+    assert (seen[1]["initial_prompt"], seen[1]["carry_initial_prompt"], seen[1]["task"]) == (
+        "Design meeting.", False, "transcribe")
+
+
+def test_an_english_only_model_cannot_translate() -> None:
+    with pytest.raises(ConfigError, match="English-only and cannot translate; use --model base"):
+        transcribe(_audio(10.0), [Span(0.0, 5.0)], FakeModel(multilingual=False),
+                   AsrOptions(model_size="/models/mine", task="translate"))
 
 
 def test_inputs_are_not_modified() -> None:

@@ -169,6 +169,8 @@ class Case:
     door: bool = False
     speech: bool = False
     out_is_file: bool = False
+    args: tuple[str, ...] = ()
+    """More ``diarize run`` options (door cases only)."""
 
 
 def _door(name: str, suffix: str, build: Builder, problem: str, **kw: Any) -> Case:
@@ -233,6 +235,10 @@ CASES: tuple[Case, ...] = (
     _speech("réunion d'équipe 会议", ".wav", lambda p, s: _wav(p, s.cut(0.0, 5.0)), 5.0),
     _door("directory", "", lambda p, s: _folder_with_audio(p), r"is a directory"),
     _door("missing", ".wav", lambda p, s: p, r"no such file"),
+    _door("missing_channel", ".wav", lambda p, s: _wav(p, np.stack([_tone(2.0)] * 2, axis=1)),
+          r"has 2 audio channels \(channels 0–1\): there is no channel 5", args=("--channels", "5")),
+    _door("too_many_channels_to_split", ".wav", lambda p, s: _wav(p, np.stack([_tone(2.0)] * 9, axis=1)),
+          r"has 9 audio channels; at most 8 can be split", args=("--channels", "split")),
     _door("output_is_a_file", ".wav", lambda p, s: _wav(p, _tone(2.0)), r"output path exists and is not a folder",
           out_is_file=True),
 )
@@ -253,10 +259,10 @@ class Outcome:
     """Peak resident bytes of the command's process tree."""
 
 
-def diarize_run(inputs: list[Path], out: Path, timeout: float) -> Outcome:
-    """``diarize run INPUTS -o OUT --pipeline archive -f json,rttm,csv`` in a fresh process tree."""
+def diarize_run(inputs: list[Path], out: Path, timeout: float, options: tuple[str, ...] = ()) -> Outcome:
+    """``diarize run INPUTS -o OUT --pipeline archive -f json,rttm,csv [OPTIONS]`` in a fresh process tree."""
     report = out.parent / f".{out.name}.rusage.json"
-    args = [str(p) for p in inputs] + ["-o", str(out), "--pipeline", "archive", "-f", FORMATS]
+    args = [str(p) for p in inputs] + ["-o", str(out), "--pipeline", "archive", "-f", FORMATS, *options]
     command = [sys.executable, "-c", _MEASURED, str(report), sys.executable, "-m", "diarize", "run", *args]
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "PYTHONWARNINGS"))}
     child = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=REPO, env=env,
@@ -374,7 +380,7 @@ def test_unusable_input_gives_one_line(case: Case, tmp_path: Path) -> None:
     out = tmp_path / "out"
     if case.out_is_file:
         out.write_text("keep me")
-    outcome = diarize_run([path], out, timeout=600)
+    outcome = diarize_run([path], out, timeout=600, options=case.args)
     lines = [line for line in outcome.stderr.splitlines() if line.strip()]
     row = _record(case, "alone", outcome, " / ".join(lines), tmp_path)
     assert outcome.rc != 0, outcome.stdout
@@ -449,3 +455,44 @@ def test_valid_media_run_leaves_only_error_lines_on_stderr(group_run: GroupRun) 
     assert outcome.rc == (1 if failed else 0)
     leftovers = sorted(p.name for p in group_run.out.iterdir() if not p.name.endswith(SUFFIXES))
     assert leftovers == [], leftovers
+
+
+# --- unusable Whisper models: one line naming the model, before any input is read ---------------------------
+
+
+def _model_dir_without(path: Path, missing: str) -> Path:
+    path.mkdir()
+    for name in ("model.bin", "config.json", "tokenizer.json", "vocabulary.txt"):
+        if name != missing:
+            (path / name).write_text("{}")
+    return path
+
+
+MODEL_CASES: dict[str, tuple[Callable[[Path], Path], tuple[str, ...], str]] = {
+    "missing_dir": (lambda p: p / "no-such-model", (), r"no such model directory or checkpoint file"),
+    "dir_without_model_bin": (lambda p: _model_dir_without(p / "ct2", "model.bin"), (),
+                              r"not a CTranslate2 Whisper model, model\.bin is missing"),
+    "corrupt_checkpoint": (lambda p: (p / "broken.pt").write_bytes(b"PK\x03\x04 not a zip") and p / "broken.pt",
+                           ("--asr-backend", "openai"), r"not a readable openai-whisper checkpoint"),
+    "checkpoint_on_faster": (lambda p: (p / "broken.pt").write_bytes(b"x") and p / "broken.pt", (),
+                             r"runs on --asr-backend openai"),
+    "unknown_name": (lambda p: Path("whisper-nonexistent-size"), (), r"no such Whisper model here.*downloads nothing"),
+}
+
+
+@pytest.mark.parametrize("name", list(MODEL_CASES))
+def test_unusable_model_gives_one_line(name: str, tmp_path: Path) -> None:
+    build, flags, problem = MODEL_CASES[name]
+    model = build(tmp_path)
+    audio = _wav(tmp_path / "tone.wav", _tone(2.0))
+    out = tmp_path / "out"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "PYTHONWARNINGS"))}
+    env.update(HF_HUB_CACHE=str(tmp_path / "hub"), XDG_CACHE_HOME=str(tmp_path / "xdg"))
+    done = subprocess.run([sys.executable, "-m", "diarize", "run", str(audio), "-o", str(out), "--model", str(model),
+                           *flags], cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+    lines = [line for line in done.stderr.splitlines() if line.strip()]
+    assert done.returncode != 0 and len(lines) == 1, done.stderr
+    assert lines[0].startswith(f"diarize: error: {model}"), lines[0]
+    assert re.search(problem, lines[0]), lines[0]
+    _assert_clean(done.stderr)
+    assert not out.exists() or not any(out.iterdir())

@@ -5,6 +5,7 @@ The real-model acceptance tests are in ``test_batch_real.py``.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import io
 import json
@@ -49,7 +50,8 @@ def config():
 
 
 def _options(**changes) -> BatchOptions:
-    return BatchOptions(**{"workers": 1, "retries": 1, "cores": 1, **changes})
+    workers = changes.get("workers", 1)
+    return BatchOptions(**{"workers": 1, "retries": 1, "cores": workers, **changes})  # one core per worker
 
 
 def _run(inputs, out, config, task=None, **changes):
@@ -528,7 +530,22 @@ def test_worker_threads_share_the_cores(config):
     one = worker_config(config, 1)
     assert (one.asr.cpu_threads, one.speakers.num_threads, one.parallel) == (1, 1, False)
     two = worker_config(config, 2)
-    assert (two.asr.cpu_threads, two.speakers.num_threads, two.parallel) == (2, 2, config.parallel)
+    assert (two.asr.cpu_threads, two.speakers.num_threads, two.parallel) == (1, 1, True)
+    six = worker_config(config, 6)
+    assert (six.asr.cpu_threads, six.speakers.num_threads, six.parallel) == (2, 4, True)
+    named = dataclasses.replace(config, asr=dataclasses.replace(config.asr, cpu_threads=3))
+    assert worker_config(named, 6).asr.cpu_threads == 3  # the pipeline's own count is kept ...
+    assert worker_config(named, 6, override=True).asr.cpu_threads == 2  # ... unless --threads says otherwise
+
+
+def test_workers_never_take_more_threads_than_cores(tmp_path, config):
+    write_wav(tmp_path / "in" / "a.wav")
+    summary = run_batch([tmp_path / "in"], tmp_path / "out", config, BatchOptions(workers=4, cores=2),
+                        task=FakeTask())
+    assert (summary.workers, summary.threads) == (2, 1)
+    summary = run_batch([tmp_path / "in"], tmp_path / "out2", config,
+                        BatchOptions(workers=2, cores=2, threads=2), task=FakeTask())
+    assert (summary.workers, summary.threads) == (1, 2)
 
 
 _KILLABLE_DRIVER = textwrap.dedent("""

@@ -21,6 +21,7 @@ from diarize.asr.options import AsrOptions
 from diarize.bench.baselines import BASELINES, der_scores, reference_for
 from diarize.bench.benchmark import BenchOptions, bench, concat_long, excerpt
 from diarize.bench.child import BaselineSettings, crash_reason, run_baselines
+from diarize.bench.coldstart import cold_start
 from diarize.bench.measure import (
     SPEAKER_STEPS,
     STAGES,
@@ -31,6 +32,7 @@ from diarize.bench.measure import (
 )
 from diarize.bench.report import format_table, report_dict, write_json
 from diarize.cli.main import cli
+from diarize.cores import CPU_FLAGS
 from diarize.errors import ConfigError
 from diarize.types import SAMPLE_RATE, Audio, MediaInfo, SpeakerTurn
 
@@ -241,6 +243,14 @@ def test_interrupted_bench_leaves_no_baseline_child(tmp_path: Path, sig: signal.
 # --------------------------------------------------------------------------------------------------
 
 
+def test_cold_start_that_fails_is_one_line(tmp_path: Path) -> None:
+    audio = Audio(samples=np.zeros(16_000, dtype=np.float32),
+                  info=MediaInfo(path="x", duration=1.0, sample_rate=16_000, channels=1, codec="pcm", container="x"))
+    cold = cold_start(audio, str(tmp_path / "no-such-pipeline.yaml"), None)
+    assert cold.error is not None and cold.error.startswith("exit status 1: ") and "no-such-pipeline" in cold.error
+    assert cold.wall > 0 and cold.audio == 1.0
+
+
 def test_bench_missing_file_is_one_clear_error(tmp_path: Path) -> None:
     result = CliRunner().invoke(cli, ["bench", str(tmp_path / "absent.wav")])
     assert result.exit_code == 1
@@ -259,13 +269,19 @@ def test_bench_jfk_tiny_en(shared_data: Path, tmp_path: Path) -> None:
     out = tmp_path / "bench.json"
     clip = shared_data / "speech" / "jfk.flac"
     result = CliRunner().invoke(cli, ["bench", str(clip), "--pipeline", "archive", "--long", "0.25", "--json",
-                                      str(out)])
+                                      str(out), "--cold-start"])
     assert result.exit_code == 0, (result.output, result.exception)
     data = json.loads(out.read_text())
     assert data["schema"] == "diarize-bench/1"
     assert data["pipeline"]["name"] == "archive" and len(data["pipeline"]["config_hash"]) == 16
     assert "tiny.en" in data["pipeline"]["models"]["asr"]
-    assert data["environment"]["machine"]["cpu_count"] >= 1
+    machine, threads = data["environment"]["machine"], data["environment"]["threads"]
+    assert machine["cpu_count"] >= 1 and 1 <= machine["cores_available"] <= machine["cpu_count"]
+    assert set(machine["cpu_flags"]) <= set(CPU_FLAGS) and machine["cpu_model"]
+    assert threads["plan"]["cores"] == machine["cores_available"]
+    assert data["cold_start"]["error"] is None and data["cold_start"]["wall_s"] > 0
+    assert math.isclose(data["cold_start"]["audio_s"], 11.0, abs_tol=0.1)  # the clip is shorter than 30 s
+    assert "cold start: diarize run on 11.0 s" in result.output and "core(s) available" in result.output
     # model loading is measured apart, and not inside any per-file time
     for key in ("models.sequential", "warmup.sequential", "models.configured", "warmup.configured"):
         _check_cost(data["load"][key], None)

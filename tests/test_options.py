@@ -83,6 +83,9 @@ def test_stage_options_name_the_bad_choice():
         ("speakers: {clustering: kmeans}", r"bad.yaml.speakers.clustering: 'kmeans' is not one of 'auto', "),
         ("speakers: {min_speakers: 3, max_speakers: 2}", r"bad.yaml.speakers: min_speakers \(3\) is larger"),
         ("asr: {compute_type: float16}", r"bad.yaml.asr.compute_type: 'float16' is not one of 'int8', 'float32'"),
+        ("asr: {task: summarise}", r"bad.yaml.asr.task: 'summarise' is not one of 'transcribe', 'translate'"),
+        ("asr: {model_size: tiny.en, task: translate}", r"tiny.en is English-only and cannot translate"),
+        ("asr: {model_size: ''}", r"asr.model_size must be tiny.en or base, a model directory"),
     ],
 )
 def test_a_pipeline_file_with_a_bad_value_names_the_file_and_key(tmp_path, text, message):
@@ -90,3 +93,15 @@ def test_a_pipeline_file_with_a_bad_value_names_the_file_and_key(tmp_path, text,
     path.write_text(text + "\n", encoding="utf-8")
     with pytest.raises(ConfigError, match=message):
         load_pipeline(path)
+
+
+def test_a_pipeline_file_sets_the_model_task_and_vocabulary(tmp_path):
+    path = tmp_path / "mine.yaml"
+    path.write_text(
+        "asr: {model_size: /models/whisper-small-ct2, task: translate, hotwords: 'Claflin, Abbie',"
+        " initial_prompt: Design meeting.}\n",
+        encoding="utf-8",
+    )
+    asr = load_pipeline(path).asr
+    assert (asr.model_size, asr.task, asr.hotwords, asr.initial_prompt) == (
+        "/models/whisper-small-ct2", "translate", "Claflin, Abbie", "Design meeting.")

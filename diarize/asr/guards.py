@@ -35,6 +35,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from diarize.spans import SpanMap
+from diarize.text import join_words
 from diarize.types import Segment, Span, Word
 
 __all__ = ["GuardOptions", "RawSegment", "RawWord", "clean_window", "compression_ratio", "find_loops"]
@@ -112,7 +113,7 @@ def clean_window(
             Segment(
                 start=seg_words[0].start,
                 end=seg_words[-1].end,
-                text=(text if text is not None else "".join(w.text for w in seg_words)).strip(),
+                text=(text if text is not None else join_words(seg_words)).strip(),
                 words=tuple(seg_words),
                 avg_logprob=segment.avg_logprob,
                 no_speech_prob=segment.no_speech_prob,

@@ -9,8 +9,10 @@ the guards of :mod:`diarize.asr.guards` (silence, repetition, loops); its word t
 original timeline through the window's :class:`~diarize.spans.SpanMap` and clamped inside the speech span
 that holds each word. Windows are decoded one at a time, so memory stays bounded however long the audio is.
 
-The language is the forced one, or ``en`` for an English-only model, or else detected once (on the windows
-with the most speech among the first few) and then forced for the whole file. Word timestamps are always on.
+The language is the forced one, or ``en`` for an English-only model. Otherwise, with ``language_mode``
+``segment`` (the default), it is detected per speech region and each region decoded in its own, windows never
+mixing two languages (the rules: :mod:`diarize.asr.language`); with ``file`` it is detected once (on the
+windows with the most speech among the first few) and then forced for the whole file. Word timestamps are always on.
 With ``temperature`` 0 and no fallback temperatures the output is deterministic.
 """
 
@@ -18,19 +20,35 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from itertools import pairwise
 from typing import Any
 
 from diarize.asr.backends import Backend, DecodeSettings, make_backend, warm_up_openai
 from diarize.asr.guards import GuardOptions, clean_window
+from diarize.asr.language import (
+    detect,
+    dominant_language,
+    mean_probabilities,
+    region_speakers,
+    settle_by_speaker,
+    settle_in_time,
+)
 from diarize.asr.options import AsrOptions
 from diarize.errors import ConfigError
 from diarize.hooks import Hook
 from diarize.spans import SpanMap, merge_spans
-from diarize.types import Audio, Segment, Span, Transcript
+from diarize.types import Audio, LanguageRegion, Segment, Span, Transcript
 
-__all__ = ["Window", "decode_settings", "pack_spans", "transcribe", "warm_up"]
+__all__ = [
+    "Window",
+    "decode_settings",
+    "pack_by_language",
+    "pack_spans",
+    "settle_speaker_languages",
+    "transcribe",
+    "warm_up",
+]
 
 log = logging.getLogger(__name__)
 
@@ -51,24 +69,110 @@ def transcribe(
     backend = make_backend(options.backend, model, decode_settings(options))
     if options.language not in (None, "en") and not backend.multilingual:
         raise ConfigError(f"the asr model is English-only but language {options.language!r} was asked for")
-    windows = pack_spans(
-        _clean_spans(spans, audio.duration),
-        options.window,
-        options.bridge,
-        options.join_gap,
-        audio.sample_rate,
+    clean = _clean_spans(spans, audio.duration)
+    regions: tuple[LanguageRegion, ...] = ()
+    if options.language is None and backend.multilingual and options.language_mode == "segment":
+        regions, language, probability = _region_languages(backend, clean, audio, options, hook)
+        windows = pack_by_language(regions, clean, options, audio.sample_rate)
+    else:
+        windows = pack_spans(clean, options.window, options.bridge, options.join_gap, audio.sample_rate)
+        language, probability = _language(backend, options.language, windows, audio)
+        detected = options.language is None and backend.multilingual
+        windows = [replace(w, language=language if detected else None, decode_as=language) for w in windows]
+    segments = _decode(backend, audio, windows, _guard_options(options), hook)
+    return Transcript(
+        segments=tuple(segments), language=language, language_probability=probability, regions=regions
     )
-    language, probability = _language(backend, options.language, windows, audio)
-    guards = _guard_options(options)
+
+
+def _region_languages(
+    backend: Backend, spans: Sequence[Span], audio: Audio, options: AsrOptions, hook: Hook | None
+) -> tuple[tuple[LanguageRegion, ...], str, float | None]:
+    """Rules 1 to 4 of :mod:`diarize.asr.language`: each region's language, the file's, and its mean
+    probability."""
+    detections = detect(backend, audio, spans, options.language_min_speech, hook)
+    mean = mean_probabilities(detections)
+    if not mean:  # nothing long enough to judge: the per-file rule on the windows
+        windows = pack_spans(spans, options.window, options.bridge, options.join_gap, audio.sample_rate)
+        guess, p = _language(backend, None, windows, audio)
+        mean = {guess: p or 0.0}
+    prior = max(mean, key=lambda k: mean[k])
+    regions = tuple(settle_in_time(detections, options.language_threshold, options.language_pause, prior))
+    language = dominant_language(regions) or prior
+    counts = {r.language: sum(1 for x in regions if x.language == r.language) for r in regions}
+    log.info("asr: languages per region %s; file language %s", counts, language)
+    return regions, language, mean.get(language) if regions else None
+
+
+def _decode(
+    backend: Backend, audio: Audio, windows: Sequence[Window], guards: GuardOptions, hook: Hook | None
+) -> list[Segment]:
+    """Every window decoded in its language; the segments carry the window's ``language``.
+
+    Progress is reported in milliseconds of window audio, after each window: a long window moves it further.
+    """
     segments: list[Segment] = []
+    sizes = [window.spans.length * 1000 // audio.sample_rate for window in windows]
     if hook is not None:
-        hook("asr", 0, len(windows))
+        hook("asr", 0, sum(sizes))
     for done, window in enumerate(windows, start=1):
         samples = window.spans.join(audio.samples)  # shape: (window.spans.length,)
-        segments.extend(clean_window(backend.decode(samples, language), window.spans, window.speech, guards))
+        raw = backend.decode(samples, window.decode_as)
+        kept = clean_window(raw, window.spans, window.speech, guards)
+        segments.extend(replace(s, language=window.language) for s in kept)
         if hook is not None:
-            hook("asr", done, len(windows))
-    return Transcript(segments=tuple(segments), language=language, language_probability=probability)
+            hook("asr", sum(sizes[:done]), sum(sizes))
+    return segments
+
+
+def settle_speaker_languages(
+    audio: Audio, transcript: Transcript, attributed: Sequence[Segment], model: Any, options: AsrOptions
+) -> Transcript:
+    """Rule 5 of :mod:`diarize.asr.language`, after the words got speakers (``attributed``): unconfident
+    regions take their speaker's language; the windows that change are decoded again. Returns
+    ``transcript`` itself when no region changes (always, unless it was detected per region)."""
+    if not transcript.regions:
+        return transcript
+    regions = settle_by_speaker(transcript.regions, region_speakers(transcript.regions, attributed))
+    if list(regions) == list(transcript.regions):
+        return transcript
+    spans = [Span(r.start, r.end) for r in regions]
+    before = pack_by_language(transcript.regions, spans, options, audio.sample_rate)
+    after = pack_by_language(regions, spans, options, audio.sample_rate)
+    kept = {(w.speech, w.language) for w in before} & {(w.speech, w.language) for w in after}
+    stale = [w for w in before if (w.speech, w.language) not in kept]
+    fresh = [w for w in after if (w.speech, w.language) not in kept]
+    log.info("asr: %d regions take their speaker's language; %d windows decoded again", sum(
+        a.language != b.language for a, b in zip(regions, transcript.regions, strict=True)), len(fresh))
+    backend = make_backend(options.backend, model, decode_settings(options))
+    segments = [s for s in transcript.segments if not any(_holds(w, s) for w in stale)]
+    segments += _decode(backend, audio, fresh, _guard_options(options), None)
+    return replace(
+        transcript,
+        segments=tuple(sorted(segments, key=lambda s: s.start)),
+        language=dominant_language(regions),
+        regions=tuple(regions),
+    )
+
+
+def _holds(window: Window, segment: Segment) -> bool:
+    return window.speech[0].start <= segment.start <= window.speech[-1].end
+
+
+def pack_by_language(
+    regions: Sequence[LanguageRegion], spans: Sequence[Span], options: AsrOptions, sample_rate: int
+) -> list[Window]:
+    """Rule 6: ``spans`` (one per region) packed as :func:`pack_spans` packs them, within each run of
+    consecutive regions of one language, so that no window mixes two languages."""
+    windows: list[Window] = []
+    run: list[Span] = []
+    for i, (region, span) in enumerate(zip(regions, spans, strict=True)):
+        run.append(span)
+        if i + 1 == len(regions) or regions[i + 1].language != region.language:
+            packed = pack_spans(run, options.window, options.bridge, options.join_gap, sample_rate)
+            windows += [replace(w, language=region.language, decode_as=region.language) for w in packed]
+            run = []
+    return windows
 
 
 def _language(
@@ -116,6 +220,10 @@ class Window:
 
     spans: SpanMap
     speech: tuple[Span, ...]
+    language: str | None = None
+    """The language the window's segments record: ``None`` when it was forced or the model is English-only."""
+    decode_as: str = ""
+    """The language the window is decoded in."""
 
 
 def pack_spans(
@@ -186,6 +294,8 @@ def decode_settings(options: AsrOptions) -> DecodeSettings:
         compression_ratio_threshold=options.compression_ratio_threshold,
         condition_on_previous_text=options.condition_on_previous_text,
         initial_prompt=options.initial_prompt,
+        hotwords=options.hotwords,
+        task=options.task,
     )
 
 

@@ -77,7 +77,13 @@ class BatchOptions:
     """Output formats; ``None`` takes the pipeline's."""
 
     cores: int | None = None
-    """CPU cores to share among the workers; ``None`` counts the cores this process may use."""
+    """CPU cores to share among the workers; ``None`` counts the cores this process may use (affinity and
+    cgroup quota, :mod:`diarize.cores`)."""
+
+    threads: int | None = None
+    """Cores each worker uses, shared by its transcription and speaker stages (``--threads``); ``None``:
+    ``cores // workers``. Workers are capped so that workers × threads never exceed ``cores`` (one worker
+    may use more); on a Ray cluster (``address``) the cluster's scheduler places them instead."""
 
     archive_limits: ArchiveLimits = field(default_factory=ArchiveLimits)
     """Limits on what archive inputs unpack to (per member, per archive, and for the whole run)."""
@@ -98,5 +104,7 @@ class BatchOptions:
             raise ConfigError(f"timeout must be positive, got {self.timeout}")
         if self.cores is not None and self.cores < 1:
             raise ConfigError(f"cores must be at least 1, got {self.cores}")
+        if self.threads is not None and not 1 <= self.threads <= 256:
+            raise ConfigError(f"threads must lie in [1, 256], got {self.threads}")
         if self.address is not None and self.engine != "ray":
             raise ConfigError("a Ray address needs the ray engine (--engine ray)")

@@ -11,7 +11,6 @@ import dataclasses
 import hashlib
 import json
 import logging
-import os
 import secrets
 import shutil
 import time
@@ -28,6 +27,7 @@ from diarize.batch.outputs import MANIFEST_NAME, SUMMARY_NAME, OutputStore
 from diarize.batch.scheduler import WAIT, Engine, schedule
 from diarize.batch.summary import BatchProgress, BatchSummary
 from diarize.batch.task import FileTask, Job, Outcome, PipelineTask
+from diarize.cores import available_cores, batch_workers
 from diarize.errors import ConfigError, MediaError
 
 if TYPE_CHECKING:  # the driver imports the pipeline's configuration (and PyTorch) only when it runs
@@ -41,24 +41,16 @@ RECORD_SCHEMA = "diarize-batch/1"
 """Version tag of a run-manifest record."""
 
 
-def worker_config(config: PipelineConfig, threads: int) -> PipelineConfig:
-    """``config`` with the thread counts of a worker that owns ``threads`` cores.
+def worker_config(config: PipelineConfig, threads: int, *, override: bool = False) -> PipelineConfig:
+    """``config`` with the thread counts of a worker that owns ``threads`` cores (:mod:`diarize.cores`).
 
     With one core the transcription and speaker stages run one after the other (``parallel`` off), each with
-    one thread; with more, each stage gets them all (the pipeline gives one each when it runs them side by
-    side).
+    one thread; with more they share them side by side (one each on two cores). Counts the pipeline names
+    are kept unless ``override`` (``--threads``).
     """
-    asr = dataclasses.replace(config.asr, cpu_threads=threads)
-    speakers = dataclasses.replace(config.speakers, num_threads=threads)
-    parallel = config.parallel and threads > 1
-    return dataclasses.replace(config, asr=asr, speakers=speakers, parallel=parallel)
+    from diarize.cores import with_threads
 
-
-def _cores() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:
-        return os.cpu_count() or 1
+    return with_threads(config, threads, override=override)
 
 
 def _now() -> str:
@@ -113,12 +105,12 @@ class _Run:
         from diarize.writers import resolve_formats
 
         self.store, self.config, self.options, self.progress, self.stop = store, config, options, progress, stop
-        self.cores = options.cores or _cores()
-        self.threads = max(1, self.cores // options.workers)
+        self.cores = options.cores or available_cores()
+        self.workers, self.threads = self._share(options)
         self.formats = resolve_formats(options.formats or config.output.formats)
         self.pipeline_hash = config_hash(config)
-        self.task = task or PipelineTask(worker_config(config, self.threads), self.formats, self.threads,
-                                         options.cache_dir)
+        self.task = task or PipelineTask(worker_config(config, self.threads, override=options.threads is not None),
+                                         self.formats, self.threads, options.cache_dir)
         self.run_id = f"{datetime.now(timezone.utc):%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
         self.records: dict[str, dict[str, Any]] = {}
         self.items: dict[str, BatchInput] = {}
@@ -127,6 +119,12 @@ class _Run:
         self.finished = 0
         """Inputs this run recorded (done, failed, or adopted from a killed run)."""
         self.extractor: MemberExtractor | None = None
+
+    def _share(self, options: BatchOptions) -> tuple[int, int]:
+        """Workers and threads per worker; on a cluster (``address``) its scheduler places the workers."""
+        if options.engine == "ray" and options.address is not None:
+            return options.workers, options.threads or max(1, self.cores // options.workers)
+        return batch_workers(options.workers, options.threads, self.cores)
 
     def execute(self, paths: list[Path], input_list: Path | None) -> BatchSummary:
         started = time.monotonic()
@@ -149,7 +147,7 @@ class _Run:
                 self.store.manifest.compact()
         summary = BatchSummary(
             records=[self.records[i.id] for i in found.inputs if i.id in self.records],
-            wall_s=time.monotonic() - started, engine=self.options.engine, workers=self.options.workers,
+            wall_s=time.monotonic() - started, engine=self.options.engine, workers=self.workers,
             threads=self.threads, ignored=found.ignored, duplicates=found.duplicates, out_dir=self.store.root,
         )
         summary.write_parquet(self.store.root / SUMMARY_NAME)
@@ -296,11 +294,11 @@ class _Run:
         if self.options.engine == "ray":
             from diarize.batch.ray_engine import RayEngine
 
-            return RayEngine(self.task, self.options.workers, address=self.options.address, cores=self.cores,
+            return RayEngine(self.task, self.workers, address=self.options.address, cores=self.cores,
                              object_store_bytes=self.options.ray_object_store_bytes)
         from diarize.batch.local import LocalEngine
 
-        return LocalEngine(self.task, self.options.workers)
+        return LocalEngine(self.task, self.workers)
 
     def _on_outcome(self, job: Job, outcome: Outcome) -> None:
         item = self.items[job.id]

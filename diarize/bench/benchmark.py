@@ -39,8 +39,10 @@ import numpy as np
 
 from diarize.bench.baselines import Reference, der_scores, load_baseline, reference_for
 from diarize.bench.child import BaselineLoader, BaselineResult, BaselineSettings, run_baselines
+from diarize.bench.coldstart import COLD_START_SECONDS, ColdStart, cold_start
 from diarize.bench.measure import Cost, PassResult, measure, run_pass, sequential
 from diarize.config import PipelineConfig, load_pipeline
+from diarize.cores import config_plan, cpu_info
 from diarize.errors import ConfigError
 from diarize.eval.metrics import DerScore
 from diarize.types import SAMPLE_RATE, Audio, MediaInfo
@@ -87,6 +89,9 @@ class BenchOptions:
 
     collars: tuple[float, ...] = (0.0, 0.5)
     """DER collars, pyannote's convention (``c/2`` s removed each side of a reference boundary)."""
+
+    cold_start: bool = False
+    """Also time ``diarize run`` on 30 s of the first file in a fresh process (:mod:`diarize.bench.coldstart`)."""
 
     def __post_init__(self) -> None:
         if self.repeat < 1:
@@ -143,6 +148,8 @@ class BenchReport:
     long: LongBench | None = None
     baseline_errors: Mapping[str, str] = field(default_factory=dict)
     """Baselines whose child process failed, and why, in one line (``killed by SIGILL (...)``)."""
+    cold_start: ColdStart | None = None
+    """The cold ``diarize run``, when asked for."""
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -199,9 +206,10 @@ def _proc_field(path: str, key: str) -> str | None:
     return None
 
 
-def _environment(threads: int) -> dict[str, Any]:
+def _environment(threads: int, config: PipelineConfig) -> dict[str, Any]:
     import torch
 
+    cpu = cpu_info()
     memory = _proc_field("/proc/meminfo", "MemTotal")
     policy = os.environ.get("OMP_WAIT_POLICY")
     if (policy or "").upper() != "PASSIVE":
@@ -210,7 +218,10 @@ def _environment(threads: int) -> dict[str, Any]:
         "machine": {
             "cpu_count": os.cpu_count(),
             "usable_cpus": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
-            "cpu_model": _proc_field("/proc/cpuinfo", "model name") or platform.processor() or None,
+            "cpu_model": cpu["model"],
+            "cpu_flags": cpu["flags"],
+            "cores_available": cpu["cores_available"],
+            "cgroup_quota": cpu["cgroup_quota"],
             "memory_bytes": int(memory.split()[0]) * 1024 if memory else None,
             "platform": platform.platform(),
         },
@@ -218,6 +229,7 @@ def _environment(threads: int) -> dict[str, Any]:
             "bench": threads,
             "torch": torch.get_num_threads(),
             "torch_interop": torch.get_num_interop_threads(),
+            "plan": config_plan(config).to_dict(),
             "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS"),
             "OMP_WAIT_POLICY": policy,
         },
@@ -342,7 +354,7 @@ def bench(
     configs = {"configured": config} if config.parallel else {}
     configs["sequential"] = sequential(config)
     with torch_threads(options.threads):
-        environment = _environment(options.threads)
+        environment = _environment(options.threads, config)
         audios = [load_audio(p) for p in paths]
         models = Models(cache)
         inputs = list(zip(paths, audios, references, strict=True))
@@ -352,5 +364,9 @@ def bench(
             settings = BaselineSettings(config.asr, models.cache, options.threads, options.repeat)
             results, baseline_load, errors = _bench_baselines(results, audios, settings, options, note, loader)
             load.update(baseline_load)
+        cold = None
+        if options.cold_start:
+            note(f"cold start: diarize run on {COLD_START_SECONDS:g} s of {paths[0].name} in a fresh process")
+            cold = cold_start(audios[0], options.pipeline, getattr(cache, "cache_dir", None))
         environment["load_average_end"] = list(os.getloadavg())
-    return BenchReport(options, config, environment, load, tuple(results), long, errors)
+    return BenchReport(options, config, environment, load, tuple(results), long, errors, cold)

@@ -4,8 +4,11 @@ JSON schema ``diarize-bench/1`` (times in seconds, memory in bytes, ``null`` whe
 
     schema            "diarize-bench/1"
     passes            what "sequential" and "configured" mean (text)
-    environment       machine {cpu_count, usable_cpus, cpu_model, memory_bytes, platform},
-                      threads {bench, torch, torch_interop, OMP_NUM_THREADS, OMP_WAIT_POLICY},
+    environment       machine {cpu_count, usable_cpus, cpu_model, cpu_flags (those of diarize.cores.CPU_FLAGS
+                      the CPU has), cores_available (affinity and cgroup quota), cgroup_quota (cores or
+                      null), memory_bytes, platform},
+                      threads {bench, torch, torch_interop, plan {cores, asr, speakers, parallel}: the
+                      configured pass's thread plan (diarize.cores), OMP_NUM_THREADS, OMP_WAIT_POLICY},
                       versions {package: version}, load_average_start/end [1, 5, 15 min]
     pipeline          name, description, config_hash (diarize.config.config_hash), parallel, models
     options           repeat, baseline, long_minutes, threads, warmup_seconds, collars, collar_convention
@@ -20,6 +23,8 @@ JSON schema ``diarize-bench/1`` (times in seconds, memory in bytes, ``null`` whe
     aggregate         duration_s, sequential PASS, configured PASS, baselines, ratios, der: the files summed
                       (rates of the sum: RTF = Σ wall ÷ Σ duration; DER from summed components)
     long              duration_s, minutes, sources, configured PASS | null
+    cold_start        {wall_s, audio_s, error}: ``diarize run`` on 30 s of the first file in a fresh process
+                      (interpreter, imports, model loading and the run); null unless asked for
 
     COST   {wall_s, cpu_s (null where other work ran at once: asr, speakers and its steps in a parallel pass),
             rtf (wall ÷ audio duration; null for loads), peak_rss_bytes, rss_before_bytes}
@@ -220,6 +225,7 @@ def report_dict(report: BenchReport) -> dict[str, Any]:
             "long_minutes": o.long_minutes,
             "threads": o.threads,
             "warmup_seconds": o.warmup_seconds,
+            "cold_start": o.cold_start,
             "collars": list(o.collars),
             "collar_convention": COLLAR_CONVENTION,
         },
@@ -235,6 +241,7 @@ def report_dict(report: BenchReport) -> dict[str, Any]:
             "sources": list(report.long.sources),
             "configured": _pass(report.long.configured, report.long.duration),
         },
+        "cold_start": None if report.cold_start is None else report.cold_start.to_dict(),
     }
 
 
@@ -276,6 +283,18 @@ def _header(data: Mapping[str, Any]) -> list[str]:
         if key.startswith("models.")
     )
     average = env.get("load_average_start", [None])[0], env.get("load_average_end", [None])[0]
+    plan = threads.get("plan")
+    lines = [
+        f"cpu: {machine['cpu_model']}, flags {' '.join(machine.get('cpu_flags') or []) or '-'}, "
+        f"{machine.get('cores_available', machine['usable_cpus'])} core(s) available"
+        + (f" (cgroup quota {machine['cgroup_quota']})" if machine.get("cgroup_quota") else "")
+        + (f"; threads used: asr {plan['asr']} + speakers {plan['speakers']} of {plan['cores']}"
+           f"{' side by side' if plan['parallel'] else ', one after the other'}" if plan else ""),
+    ]
+    cold = data.get("cold_start")
+    if cold:
+        lines.append(f"cold start: diarize run on {cold['audio_s']:.1f} s in a fresh process "
+                     + (f"failed ({cold['error']})" if cold["error"] else f"took {cold['wall_s']:.2f} s"))
     return [
         f"diarize bench: pipeline {pipeline['name']} (config {pipeline['config_hash']}, "
         f"parallel {'on' if pipeline['parallel'] else 'off'}), "
@@ -285,6 +304,7 @@ def _header(data: Mapping[str, Any]) -> list[str]:
         f"load average {_num(average[0])} -> {_num(average[1])}, "
         f"repeat {data['options']['repeat']} (medians)",
         f"load time, not in per-file times: {loads}",
+        *lines,
     ]
 
 

@@ -32,6 +32,7 @@ from diarize.errors import DiarizeError
 __all__ = [
     "BACKSTOP",
     "FORMATS_HELP",
+    "FORMATS_LIST_HELP",
     "GRACE",
     "Cancelled",
     "Failure",
@@ -39,9 +40,11 @@ __all__ = [
     "Interrupts",
     "OutputGuard",
     "error_line",
+    "examples",
     "exit_now_if_interrupted",
     "interruptible",
     "model_cache",
+    "read_speaker_names",
 ]
 
 GRACE = 1.2
@@ -66,9 +69,27 @@ class Failure(click.ClickException):
         click.echo(error_line(self.format_message()), err=True)
 
 
+def examples(*lines: str) -> str:
+    """A command's ``--help`` epilog: the example command lines, kept as written (click's ``\\b``)."""
+    return "\b\nExamples:\n" + "\n".join(f"  {line}" for line in lines)
+
+
+def _interrupted() -> click.exceptions.Exit:
+    click.echo(supervise.interrupted_line(signal.SIGINT), err=True)
+    return click.exceptions.Exit(supervise.exit_status(signal.SIGINT))
+
+
 class Group(click.Group):
     """A command group whose commands turn the project's own errors into :class:`Failure`, and Ctrl-C outside
-    :func:`interruptible` into one line and exit status 130 (instead of click's ``Aborted!`` and 1)."""
+    :func:`interruptible` (while the arguments are parsed, too) into one line and exit status 130 (instead of
+    click's ``Aborted!`` and 1)."""
+
+    def make_context(self, info_name: str | None, args: list[str], parent: click.Context | None = None,
+                     **extra: Any) -> click.Context:
+        try:
+            return super().make_context(info_name, args, parent, **extra)
+        except KeyboardInterrupt:
+            raise _interrupted() from None
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -76,8 +97,7 @@ class Group(click.Group):
         except DiarizeError as exc:
             raise Failure(str(exc)) from exc
         except (KeyboardInterrupt, Cancelled):
-            click.echo(supervise.interrupted_line(signal.SIGINT), err=True)
-            raise click.exceptions.Exit(supervise.exit_status(signal.SIGINT)) from None
+            raise _interrupted() from None
 
 
 class Interrupts:
@@ -260,6 +280,49 @@ class OutputGuard:
                         path.unlink()
 
 
+def read_speaker_names(spec: str | None) -> dict[str, str]:
+    """``--speaker-names``: ``SPEAKER_00=Alice,SPEAKER_01=Bob``, or ``@FILE``, a UTF-8 CSV with the header
+    ``label,name`` and one speaker a row (what the HTML viewer's names download holds). A file that cannot be
+    read or holds a bad row raises :class:`~diarize.errors.ConfigError` naming the file and the line."""
+    from diarize.writers import parse_speaker_names
+
+    if not spec or not spec.startswith("@"):
+        return parse_speaker_names(spec or "")
+    return _names_csv(Path(spec[1:]))
+
+
+def _names_csv(path: Path) -> dict[str, str]:
+    import csv
+    import io
+
+    from diarize.errors import ConfigError
+
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read the speaker names file ({exc.strerror})") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: the speaker names file is not UTF-8 text") from None
+    reader = csv.reader(io.StringIO(text, newline=""))
+    mapping: dict[str, str] = {}
+    try:
+        header = next(reader, [])
+        if [field.strip().lower() for field in header] != ["label", "name"]:
+            raise ConfigError(f"{path}: a speaker names file starts with the header line label,name")
+        for row in reader:
+            fields = [field.strip() for field in row]
+            if not any(fields):
+                continue
+            if len(fields) != 2 or not all(fields):
+                raise ConfigError(f"{path}, line {reader.line_num}: expected label,name, got {','.join(row)!r}")
+            if fields[0] in mapping:
+                raise ConfigError(f"{path}, line {reader.line_num}: {fields[0]!r} is named twice")
+            mapping[fields[0]] = fields[1]
+    except csv.Error as exc:
+        raise ConfigError(f"{path}, line {reader.line_num}: not CSV ({exc})") from None
+    return mapping
+
+
 def model_cache(ctx: click.Context | None = None) -> Any:
     """The model cache the root command was told to use (``--cache-dir``)."""
     from diarize.models.cache import ModelCache
@@ -268,5 +331,9 @@ def model_cache(ctx: click.Context | None = None) -> Any:
     return ModelCache((ctx.find_root().obj or {}).get("cache_dir"))
 
 
-FORMATS_HELP = ("Comma-separated formats: json,rttm,srt,vtt,ass,txt,md,csv,parquet,html,png,frames or all. "
-                 "[default: the pipeline's]")
+FORMATS_LIST_HELP = ("Formats, comma-separated: json, rttm, srt, vtt, ass, txt, md, csv, parquet, html, png, frames, "
+                     "or all.")
+"""``-f``'s help, for a command that states its own default."""
+
+FORMATS_HELP = FORMATS_LIST_HELP + " [default: the pipeline's; meeting: md,json,srt]"
+"""``-f``'s help where the pipeline's ``output.formats`` is the default."""

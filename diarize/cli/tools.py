@@ -76,6 +76,9 @@ BATCH_SOME_FAILED = 3
               help="local: worker processes on this machine; ray: Ray actors (local Ray unless --address).")
 @click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True,
               help="Workers, each with its own models (about 1 GiB); cores are shared among them.")
+@click.option("--threads", type=click.IntRange(min=1, max=256), metavar="N",
+              help="Cores each worker uses (its stages share them); workers x N never exceed the cores. "
+                   "[default: cores / workers]")
 @click.option("--address",
               help="Ray cluster address (auto, ray://host:10001); inputs and OUT must be on shared storage.")
 @click.option("--retries", type=click.IntRange(min=0), default=1, show_default=True,
@@ -105,6 +108,7 @@ def batch_command(
     pipeline_name: str | None,
     engine: str,
     workers: int,
+    threads: int | None,
     address: str | None,
     retries: int,
     resume: bool,
@@ -135,7 +139,8 @@ def batch_command(
                                    max_total_bytes=archive_total_mib * 2**20)
             options = BatchOptions(
                 engine=engine,  # type: ignore[arg-type]
-                workers=workers, address=address, retries=retries, timeout=timeout, resume=resume, force=force,
+                workers=workers, threads=threads, address=address, retries=retries, timeout=timeout, resume=resume,
+                force=force,
                 formats=resolve_formats(formats) if formats else None, archive_limits=limits,
                 cache_dir=(ctx.find_root().obj or {}).get("cache_dir"),
             )
@@ -171,17 +176,20 @@ def batch_command(
               help="Runs per file and pass; times are medians.")
 @click.option("--threads", type=click.IntRange(min=1), default=2, show_default=True,
               help="PyTorch threads outside the pipeline's settings, and threads of every baseline.")
+@click.option("--cold-start", is_flag=True,
+              help="Also time `diarize run` on 30 s of the first file in a fresh process (imports, model "
+                   "loading and the run: what a first run waits for).")
 @click.pass_context
 def bench_command(ctx: click.Context, files: tuple[Path, ...], pipeline_name: str | None,
                   json_path: Path | None, baseline: bool, long_minutes: float | None, repeat: int,
-                  threads: int) -> None:
+                  threads: int, cold_start: bool) -> None:
     """Measure speed and memory per stage and end to end on FILES: wall and CPU time, real-time factor, peak
     RSS, model load time apart."""
     from diarize.bench.benchmark import BenchOptions, bench
     from diarize.bench.report import format_table, report_dict, write_json
 
     options = BenchOptions(pipeline=pipeline_name, repeat=repeat, baseline=baseline,
-                           long_minutes=long_minutes, threads=threads)
+                           long_minutes=long_minutes, threads=threads, cold_start=cold_start)
 
     def progress(line: str) -> None:
         click.echo(f"bench: {line}", err=True)

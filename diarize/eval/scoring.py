@@ -50,6 +50,7 @@ from diarize.eval.report import (
     report_rows,
     write_report,
 )
+from diarize.text import join_words
 from diarize.types import Segment, Span, SpeakerTurn
 
 __all__ = [
@@ -208,7 +209,7 @@ def _runs(segments: Sequence[Segment], uem: Sequence[Span] | None) -> list[Segme
         first = 0
         for i in range(1, len(words) + 1):
             if i == len(words) or speakers[i] != speakers[first]:
-                text = " ".join(w.text.strip() for w in words[first:i])
+                text = join_words(words[first:i])
                 runs.append(Segment(words[first].start, words[i - 1].end, text, speaker=speakers[first]))
                 first = i
     return sorted(runs, key=lambda r: r.start)

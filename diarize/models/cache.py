@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from diarize.errors import ConfigError, MissingPackageError, ModelError
 from diarize.models.registry import MODEL_NAMES, REGISTRY, WHISPER_SIZES, Entry, Package
+from diarize.models.sources import WhisperSource, resolve_whisper
 
 if TYPE_CHECKING:
     import faster_whisper
@@ -275,11 +276,25 @@ class ModelCache:
 
     # ---- loading ---------------------------------------------------------------------------------
 
+    def whisper_source(self, model: str, backend: str = "faster") -> tuple[WhisperSource, Path]:
+        """The Whisper model ``model`` names (:func:`~diarize.models.sources.resolve_whisper`) and its local
+        path for ``backend``; a shipped model is prepared first."""
+        source = resolve_whisper(model, backend)
+        if source.shipped:
+            return source, self.prepare(_whisper_name(model, "-openai" if backend == "openai" else ""))
+        return source, Path(source.path or model)
+
+    def whisper_provenance(self, model: str, backend: str = "faster") -> dict[str, str]:
+        """Where the Whisper model ``model`` lies for ``backend`` and its content fingerprint, for provenance."""
+        source, path = self.whisper_source(model, backend)
+        return {"asr_model": str(path), "asr_fingerprint": source.fingerprint(path)}
+
     def faster_whisper(
         self, size: str = "tiny.en", compute_type: str = "int8", cpu_threads: int = 2
     ) -> faster_whisper.WhisperModel:
-        """faster-whisper's ``WhisperModel`` for ``size`` on the CPU (``compute_type``: int8, float32, …)."""
-        path = self.prepare(_whisper_name(size))
+        """faster-whisper's ``WhisperModel`` on the CPU (``compute_type``: int8, float32, …) for ``size``: a shipped
+        name or any model :func:`~diarize.models.sources.resolve_whisper` finds."""
+        _, path = self.whisper_source(size, "faster")
         if cpu_threads < 0:
             raise ConfigError(f"cpu_threads must be 0 (automatic) or more, not {cpu_threads}")
         import ctranslate2
@@ -295,21 +310,30 @@ class ModelCache:
             _offline()
             from faster_whisper import WhisperModel
 
-            return WhisperModel(
-                str(path),
-                device="cpu",
-                compute_type=compute_type,
-                cpu_threads=cpu_threads,
-                local_files_only=True,
-            )
+            try:
+                return WhisperModel(
+                    str(path),
+                    device="cpu",
+                    compute_type=compute_type,
+                    cpu_threads=cpu_threads,
+                    local_files_only=True,
+                )
+            except (RuntimeError, ValueError, OSError) as exc:
+                problem = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+                raise ModelError(f"{path}: CTranslate2 cannot load the model ({problem})") from exc
 
         return _memoised(("faster-whisper", str(path), compute_type, cpu_threads), load)
 
     def openai_whisper(self, size: str = "tiny.en") -> whisper.model.Whisper:
-        """openai-whisper's ``Whisper`` (float32, CPU, eval mode), alignment heads from the CT2 config."""
-        path = self.prepare(_whisper_name(size, "-openai"))
+        """openai-whisper's ``Whisper`` (float32, CPU, eval mode) for ``size``: a shipped name (alignment heads
+        from its CT2 config) or any model :func:`~diarize.models.sources.resolve_whisper` finds."""
+        source, path = self.whisper_source(size, "openai")
 
         def load() -> whisper.model.Whisper:
+            if not source.shipped:
+                from diarize.models.checkpoints import load_whisper
+
+                return load_whisper(path, ct2=source.kind == "ct2")
             import torch
 
             from diarize.models.convert import build_whisper
@@ -322,7 +346,8 @@ class ModelCache:
                     f"{path}: unreadable checkpoint ({exc}); delete it and prepare again"
                 ) from exc
 
-        return _memoised(("openai-whisper", str(path)), load)
+        key = ("openai-whisper", str(path)) if source.shipped else ("openai-whisper", str(path), source.fingerprint())
+        return _memoised(key, load)
 
     def segmentation(self) -> pyannote.audio.Model:
         """pyannote's segmentation-3.0 model (PyanNet), loaded from the packaged checkpoint."""

@@ -267,12 +267,14 @@ def _check_variables(model: CT2Model, path: Path) -> None:
         raise ModelError(f"{path}: the output projection has a bias, which openai-whisper cannot represent")
 
 
-def convert_ct2_whisper(model_dir: str | Path) -> dict[str, Any]:
+def convert_ct2_whisper(model_dir: str | Path, *, require_heads: bool = True) -> dict[str, Any]:
     """Convert the CTranslate2 Whisper model in ``model_dir`` into an openai-whisper checkpoint dict.
 
     Returns ``{"dims": {...}, "model_state_dict": {...}, "alignment_heads": bytes}`` with float32 tensors; the
     alignment heads come from ``config.json`` in the encoding of ``Whisper.set_alignment_heads``.
-    ``whisper.load_model`` reads the first two keys and ignores the third.
+    ``whisper.load_model`` reads the first two keys and ignores the third. A model without alignment heads
+    is an error, or with ``require_heads=False`` gets ``None`` (openai-whisper then aligns words with every
+    head of the decoder's last half).
     """
     model_dir = Path(model_dir)
     model = read_ct2_model(model_dir / "model.bin")
@@ -285,9 +287,9 @@ def convert_ct2_whisper(model_dir: str | Path) -> dict[str, Any]:
         raise ModelError(f"{model_dir}: the Whisper model lacks the variable {exc}") from exc
     config = _read_config(model_dir)
     heads = config.get("alignment_heads")
-    if not heads:
+    if not heads and require_heads:
         raise ModelError(f"{model_dir}/config.json names no alignment_heads; word times would be wrong")
-    dump = encode_alignment_heads(heads, dims["n_text_layer"], dims["n_text_head"])
+    dump = encode_alignment_heads(heads, dims["n_text_layer"], dims["n_text_head"]) if heads else None
     return {"dims": dims, "model_state_dict": state, "alignment_heads": dump}
 
 

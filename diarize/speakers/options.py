@@ -152,10 +152,11 @@ class SpeakerOptions:
     segmentation_batch_size: int = 8
     """Windows segmented per batch (32 cost 300 MB more memory and ran no faster)."""
 
-    num_threads: int = 2
-    """CPU threads the stage uses. torch runs single-threaded while the stage runs (restored afterwards) and
-    this many (window, speaker) embeddings are computed side by side: no OpenMP thread spins waiting for
-    another, which on a busy 2-core machine slowed multi-threaded torch 10×. Segmentation uses one thread."""
+    num_threads: int = 0
+    """CPU threads the stage uses; ``0`` sizes them from the cores available (:mod:`diarize.cores`). torch
+    runs single-threaded while the stage runs (restored afterwards) and this many (window, speaker) embeddings
+    are computed side by side: no OpenMP thread spins waiting for another, which on a busy 2-core machine
+    slowed multi-threaded torch 10×. Segmentation uses one thread."""
 
     def __post_init__(self) -> None:
         check_choice("speakers.embedding_model", self.embedding_model, EMBEDDING_MODELS)
@@ -168,10 +169,12 @@ class SpeakerOptions:
             raise ConfigError(f"min_clean and min_speech must be at least 0 s, got {self.min_clean}, {self.min_speech}")
         if not 0.0 < self.step <= WINDOW:
             raise ConfigError(f"speaker step must lie in (0, {WINDOW:g}] s, got {self.step}")
-        for name in ("num_speakers", "min_speakers", "max_speakers", "min_cluster_size", "num_threads"):
+        for name in ("num_speakers", "min_speakers", "max_speakers", "min_cluster_size"):
             value = getattr(self, name)
             if value is not None and value < 1:
                 raise ConfigError(f"{name} must be at least 1, got {value}")
+        if not 0 <= self.num_threads <= 256:
+            raise ConfigError(f"speakers num_threads must lie in [0, 256] (0: automatic), got {self.num_threads}")
         if self.embedding_batch_size < 1 or self.segmentation_batch_size < 1:
             raise ConfigError("speaker batch sizes must be at least 1")
         lo, hi = self.min_speakers, self.max_speakers

@@ -17,11 +17,13 @@ How cues are built (limits from :class:`~diarize.writers.options.SubtitleOptions
    one dash line per speaker, when the second starts at most ``dialogue_max_gap`` after the first ends, both
    lines fit with their dash (and SRT prefix), the pair spans at most ``max_duration``, and one of them is too
    short or too fast or they overlap in time (quick exchanges and interjections).
-5. **Timing**, one cue after the other: a cue starts at its first word (or ``min_gap`` after the previous
-   cue, at most ``max_delay`` later) and is shown for ``max(min_duration, chars / target_cps)`` where the
-   silence after it allows (up to ``min_gap`` before the next cue's first word and the media end); a cue still
-   shorter than that starts up to 1 s early into the silence before it; one still faster than ``max_cps`` may
-   push the next cue by up to ``max_delay``. Cues never overlap, and keep ``min_gap`` between them.
+5. **Timing** (:mod:`diarize.writers.cue_timing`): a cue starts at its first word and is shown until its last
+   word or for ``max(min_duration, chars / target_cps)``, into the silence after it (up to ``min_gap`` before
+   the next cue's first word and the media end) and, where that is not enough, up to 1 s into the silence
+   before it. A cue that needs more time to be read at ``max_cps`` takes it from the cue after it, which then
+   starts up to ``max_delay`` late, and so on, as long as every later cue keeps the time it needs. Where the
+   speech leaves no way to give every cue that time, one cue of the run, the longest, reads too fast (and is
+   counted). Cues never overlap, and keep ``min_gap`` between them.
 6. **Labels** (``speaker_labels``): ``auto`` names the speaker only with two or more speakers and only on
    a cue whose speaker differs from the cue before; ``always`` on every cue; ``never`` nowhere.
 7. **Frames** (video input): once built, every cue's start and end moves onto a video frame boundary (the
@@ -31,7 +33,8 @@ How cues are built (limits from :class:`~diarize.writers.options.SubtitleOptions
    or after it where the gap before the next cue allows, else to the nearest, and stays at least one frame
    after its start. Snapping never creates an overlap or a short gap (:mod:`diarize.writers.frame_snap`).
 
-:func:`cue_stats` counts the cues that still break a rule (speech too fast to read in the time it has).
+:func:`cue_stats` (:mod:`diarize.writers.compliance`) counts the cues that still break a rule (speech too fast to
+read in the time it has). Text is joined by :func:`~diarize.writers.breaks.words_text`.
 """
 
 from __future__ import annotations
@@ -39,14 +42,27 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from fractions import Fraction
 
-from diarize.assign import join_words
 from diarize.types import Result, Segment, Word
-from diarize.writers.breaks import clean, cut_rank, layout, wrap
+from diarize.writers.breaks import cut_rank, layout, words_text, wrap
+from diarize.writers.compliance import CueStats, cue_stats
+from diarize.writers.cue_timing import Slot, Timing, plan_times
 from diarize.writers.frame_snap import snap_to_frames
+from diarize.writers.labels import speaker_prefix
 from diarize.writers.options import SubtitleOptions
 
-__all__ = ["Cue", "CuePart", "CueStats", "build_cues", "cue_gap", "cue_stats", "labels_active", "speaker_prefix"]
+__all__ = [
+    "Cue",
+    "CuePart",
+    "CueStats",
+    "build_cues",
+    "cue_gap",
+    "cue_stats",
+    "labels_active",
+    "speaker_prefix",
+    "words_text",
+]
 
 _MIN_KEEP = {3: 0.25, 2: 0.35, 1: 0.5, 0: 0.3, -1: 0.9}  # share of a full cue's text a cut keeps, by rank
 _LEAD_IN = 1.0  # most time (s) a too-fast cue may start before its first word
@@ -77,32 +93,6 @@ class Cue:
     def text(self) -> str:
         """The words shown, on one line, without speaker marks."""
         return " ".join(line for p in self.parts for line in p.lines if line)
-
-
-@dataclass(frozen=True)
-class CueStats:
-    """How many cues break each timed-text rule (after building; speech can make a rule impossible)."""
-
-    cues: int
-    over_max_cps: int
-    over_target_cps: int
-    too_short: int
-    too_long: int
-    short_gaps: int
-    overlaps: int
-
-    def summary(self) -> str:
-        """One line for the log."""
-        return (
-            f"{self.cues} cues: {self.over_max_cps} over max cps, {self.over_target_cps} over target cps, "
-            f"{self.too_short} too short, {self.too_long} too long, {self.short_gaps} short gaps, "
-            f"{self.overlaps} overlaps"
-        )
-
-
-def speaker_prefix(speaker: str | None, options: SubtitleOptions) -> str:
-    """The SRT speaker mark in front of a cue's first line (``"[NAME] "``), or ``""``."""
-    return f"[{speaker}] " if options.speaker_labels != "never" and speaker is not None else ""
 
 
 def labels_active(result: Result, options: SubtitleOptions) -> bool:
@@ -158,7 +148,7 @@ def _best_cut(words: Sequence[Word], a: int, i: int, prefix: int, options: Subti
     """Where to end the full cue ``words[a:i]`` (the cut lies in ``(a, i]``): the best-ranked break
     (:func:`~diarize.writers.breaks.cut_rank`) that keeps enough of the cue's text before it, the latest of
     equals (a sentence end may come earlier than a plain break), preferring cues whose two lines break cleanly."""
-    total = len(clean(join_words(words[a:i])))
+    total = len(words_text(words[a:i]))
 
     def clean_lines(j: int) -> bool:
         chunk = words[a:j]
@@ -167,7 +157,7 @@ def _best_cut(words: Sequence[Word], a: int, i: int, prefix: int, options: Subti
     best: tuple[int, int, int] | None = None  # (clean lines, rank, j)
     for j in range(a + 1, i + 1):
         rank = cut_rank(words[j - 1], words[j] if j < len(words) else None)
-        if j < i and len(clean(join_words(words[a:j]))) < _MIN_KEEP[rank] * total:
+        if j < i and len(words_text(words[a:j])) < _MIN_KEEP[rank] * total:
             continue
         key = (int(_clean_lines(words[a:j], prefix, options)), rank, j)
         if best is None or key[:2] >= best[:2]:
@@ -217,7 +207,7 @@ def _tidy(chunk: list[Word], prefix: int, options: SubtitleOptions) -> list[list
 
 
 def _chars(words: Sequence[Word]) -> int:
-    return len(clean(join_words(words)))
+    return len(words_text(words))
 
 
 def _needs_company(words: Sequence[Word], room: float, options: SubtitleOptions) -> bool:
@@ -281,28 +271,27 @@ def _merge_dialogues(cues: list[Cue], prefix: bool, options: SubtitleOptions) ->
     return merged
 
 
-def _retime(cues: list[Cue], media_end: float, gap: float, options: SubtitleOptions) -> list[Cue]:
-    """Show each cue long enough to read, without overlaps (rule 5 of the module docstring)."""
-    timed: list[Cue] = []
-    prev_end = -math.inf
-    for i, cue in enumerate(cues):
-        next_start = cues[i + 1].start if i + 1 < len(cues) else math.inf
-        chars = len(cue.text)
-        need_target = max(options.min_duration, chars / options.target_cps)
-        need_hard = max(options.min_duration, chars / options.max_cps)
-        lo = max(prev_end + gap, 0.0)
-        start = max(cue.start, lo)
-        end = min(max(cue.end, start + need_target), start + options.max_duration, next_start - gap, media_end)
-        if end - start < need_hard:
-            start = max(lo, min(start, end - need_target), cue.start - _LEAD_IN)
-        if end - start < chars / options.max_cps:  # too fast to read: delay the next cue a little
-            end = min(start + chars / options.max_cps, next_start + options.max_delay - gap, media_end)
-        if end <= start:  # delayed past the next cue's words: still shown long enough to read
-            end = min(start + need_hard, media_end) if media_end > start else start + 0.001
-        end = max(end, start + 0.001)
-        timed.append(Cue(start, end, cue.parts))
-        prev_end = end
-    return timed
+def _timing(result: Result, gap: float, options: SubtitleOptions) -> Timing:
+    video = result.source.video
+    frames = video is not None and video.fps > 0 and not video.variable_frame_rate
+    return Timing(
+        max_cps=options.max_cps,
+        target_cps=options.target_cps,
+        min_duration=options.min_duration,
+        max_duration=options.max_duration,
+        max_delay=options.max_delay,
+        lead_in=_LEAD_IN,
+        gap=gap,
+        media_end=result.duration if result.duration > 0 else math.inf,
+        step=float(1 / Fraction(video.fps)) if frames and video is not None else 0.0,
+        origin=video.start_time if frames and video is not None else 0.0,
+    )
+
+
+def _retime(cues: list[Cue], timing: Timing) -> list[Cue]:
+    """Show each cue long enough to read, without overlaps (rule 5; :mod:`diarize.writers.cue_timing`)."""
+    slots = [Slot(c.start, c.end, len(c.text)) for c in cues]
+    return [replace(c, start=s, end=e) for c, (s, e) in zip(cues, plan_times(slots, timing), strict=True)]
 
 
 def _label(cues: list[Cue], active: bool, options: SubtitleOptions) -> list[Cue]:
@@ -352,25 +341,8 @@ def build_cues(result: Result, options: SubtitleOptions | None = None, *, label_
             part = CuePart(speaker, tuple(lines), words=tuple(chunk))
             cues.append(Cue(chunk[0].start, chunk[-1].end, (part,)))
     cues.sort(key=lambda c: c.start)
-    media_end = result.duration if result.duration > 0 else math.inf
     gap = cue_gap(result, options)
-    timed = _retime(_merge_dialogues(cues, reserve, options), media_end, gap, options)
+    timed = _retime(_merge_dialogues(cues, reserve, options), _timing(result, gap, options))
     built = tuple(_relayout(c, label_width, options) for c in _label(timed, active, options))
     video = result.source.video
     return built if video is None or video.fps <= 0 else snap_to_frames(built, video, gap)
-
-
-def cue_stats(cues: Sequence[Cue], options: SubtitleOptions, gap: float = _AUDIO_GAP) -> CueStats:
-    """Count the cues that break a timed-text rule of ``options`` (``gap``: the least gap between cues)."""
-    eps = 1e-6
-    durations = [c.end - c.start for c in cues]
-    pairs = list(zip(cues, cues[1:], strict=False))
-    return CueStats(
-        cues=len(cues),
-        over_max_cps=sum(len(c.text) > options.max_cps * d + eps for c, d in zip(cues, durations, strict=True)),
-        over_target_cps=sum(len(c.text) > options.target_cps * d + eps for c, d in zip(cues, durations, strict=True)),
-        too_short=sum(d < options.min_duration - eps for d in durations),
-        too_long=sum(d > options.max_duration + eps for d in durations),
-        short_gaps=sum(0 <= b.start - a.end < gap - 1e-3 for a, b in pairs),
-        overlaps=sum(b.start < a.end - eps for a, b in pairs),
-    )

@@ -1,21 +1,23 @@
 """The transcript viewer (``-f html`` → ``<stem>.html``): one self-contained page, no network access.
 
-The page holds a media player, a speaker timeline (one lane per speaker, overlaps marked), the talk-time
-summary, and the transcript as speaker-coloured turns (runs of consecutive segments of one speaker). Clicking
-a word, a turn or the timeline seeks the player; the word being spoken is highlighted; a search box filters
-the turns and highlights matches; speakers can be renamed in the page (kept in the browser's localStorage,
-per media file); the other outputs of the same run are linked.
+The page holds a media player (video at its own aspect ratio, with the transcript as a switchable captions
+track), a speaker timeline (one lane per speaker, overlaps marked), the talk-time summary, and the transcript
+as speaker-coloured turns (runs of consecutive segments of one speaker, a language tag where the language
+changes). Clicking a word, a turn or the timeline seeks the player; the word being spoken is highlighted; a
+search box filters the turns and highlights matches; speakers can be renamed in the page (kept in the
+browser's localStorage, per media file) and the transcript downloaded with those names (JSON, SRT, WebVTT,
+Markdown) or the names alone as a CSV that ``diarize run --speaker-names @FILE`` reads; the other outputs of
+the same run are linked.
 
-The CSS and JavaScript (``viewer.css``, ``viewer.js``, package data beside this module) are inlined, and the
-transcript travels as one JSON blob (:func:`viewer_data`) in a ``<script type="application/json">`` with
-``<``, ``>`` and ``&`` escaped; the page builds its DOM with ``textContent`` only, and a
+The page's CSS, scripts and template are package data of :mod:`diarize.writers.viewer`; they are inlined,
+and the transcript travels as one JSON blob (:func:`viewer_data`) in a ``<script type="application/json">``
+with ``<``, ``>`` and ``&`` escaped, the downloadable texts as a base64 block
+(:mod:`diarize.writers.viewer.exports`). The page builds its DOM with ``textContent`` only, and a
 Content-Security-Policy allows no connections and no script but the viewer's own (by hash), so transcript
 text never runs.
 
-The player finds the media by its path relative to the output folder (the page and the media can move
-together), by ``HtmlOptions.media_href`` when given, or inside the page as a ``data:`` URI with
-``HtmlOptions.embed_media``. When the writer has no output folder (rendering without writing) or no relative
-path exists (another drive), it uses the media's absolute ``file:`` URL.
+Where the player looks for the media, and how the page tells that the browser cannot decode it, is
+:mod:`diarize.writers.viewer.media`.
 """
 
 from __future__ import annotations
@@ -25,101 +27,56 @@ import hashlib
 import html
 import json
 import logging
-import os
 import re
-from functools import cache
-from importlib import resources
-from pathlib import Path, PurePath
+from pathlib import PurePath
 from typing import Any
 from urllib.parse import quote
 
 from diarize import __version__
+from diarize.talk import talk_clock
 from diarize.types import Result, Segment, Word
 from diarize.writers.base import OutputContext, TextWriter, register_writer
 from diarize.writers.labels import UNKNOWN_SPEAKER
 from diarize.writers.options import HtmlOptions, WriterOptions
 from diarize.writers.text import talk_times
 from diarize.writers.timeline import UNKNOWN_COLOR, overlap_spans, speaker_color, speaker_labels
+from diarize.writers.viewer import asset, script
+from diarize.writers.viewer.exports import MARKER_BASE, export_payload
+from diarize.writers.viewer.media import media_href, player
 
 __all__ = ["VIEWER_SCHEMA", "HtmlWriter", "media_href", "render_html", "viewer_data"]
 
 logger = logging.getLogger(__name__)
 
-VIEWER_SCHEMA = 1
+VIEWER_SCHEMA = 2
 """Version of the JSON blob the page's script reads."""
 
-_MIME = {
-    ".wav": "audio/wav", ".mp3": "audio/mpeg", ".flac": "audio/flac", ".ogg": "audio/ogg",
-    ".oga": "audio/ogg", ".opus": "audio/ogg", ".m4a": "audio/mp4", ".aac": "audio/aac",
-    ".webm": "video/webm", ".mp4": "video/mp4", ".m4v": "video/mp4", ".mov": "video/quicktime",
-    ".mkv": "video/x-matroska",
-}
 _LOW_PROBABILITY = 0.5
 _SLOT = re.compile(r"\{\{(\w+)\}\}")
-
-
-@cache
-def _asset(name: str) -> str:
-    return resources.files("diarize.writers").joinpath(name).read_text(encoding="utf-8")
 
 
 def _t(seconds: float) -> float:
     return round(float(seconds), 3)
 
 
-def media_href(source_path: str, out_dir: str | Path | None) -> str | None:
-    """The URL the page (in ``out_dir``) uses for the media at ``source_path``: the relative path,
-    percent-encoded; the absolute ``file:`` URL when ``out_dir`` is ``None`` or no relative path exists;
-    ``None`` for a result without a source path."""
-    if not source_path:
-        return None
-    absolute = Path(os.path.abspath(source_path))
-    if out_dir is not None:
-        try:
-            relative = os.path.relpath(absolute, os.path.abspath(out_dir))
-        except ValueError:  # another drive (Windows): no relative path
-            return absolute.as_uri()
-        return quote(PurePath(relative).as_posix(), safe="/")
-    return absolute.as_uri()
-
-
-def _embedded(result: Result, options: HtmlOptions) -> str | None:
-    path = Path(result.source.path)
-    try:
-        size = path.stat().st_size
-    except OSError as exc:
-        logger.warning("%s: cannot embed the media (%s); the page links it instead", path, exc.strerror)
-        return None
-    if size > options.embed_max_bytes:
-        logger.warning("%s: %.1f MiB is over the html embed limit (%.1f MiB); the page links it instead",
-                       path, size / 2**20, options.embed_max_bytes / 2**20)
-        return None
-    default = "video/mp4" if result.source.video is not None else "audio/wav"
-    mime = _MIME.get(path.suffix.lower(), default)
-    return f"data:{mime};base64,{base64.b64encode(path.read_bytes()).decode('ascii')}"
-
-
-def _media_element(result: Result, options: HtmlOptions, out_dir: Path | None) -> str:
-    src = options.embed_media and result.source.path and _embedded(result, options)
-    src = src or options.media_href or media_href(result.source.path, out_dir)
-    if not src:
-        return '<p class="no-media">No media file is linked to this transcript.</p>'
-    tag = "video" if result.source.video is not None else "audio"
-    return f'<{tag} id="player" controls preload="metadata" src="{html.escape(src, quote=True)}"></{tag}>'
-
-
 def _turns_of_text(
     result: Result, index: dict[str | None, int]
 ) -> tuple[list[list[Any]], dict[str, list[Any]]]:
-    """Transcript turns ``[speaker, start, end, first_word, end_word]`` and the word columns."""
-    words: dict[str, list[Any]] = {"s": [], "e": [], "t": [], "k": [], "ov": [], "low": []}
+    """Transcript turns ``[speaker, start, end, first_word, end_word]`` and the word columns, with ``lang``:
+    ``[word, language]`` where a segment's language differs from the one before (the file's, at first)."""
+    words: dict[str, list[Any]] = {"s": [], "e": [], "t": [], "k": [], "ov": [], "low": [], "lang": []}
     turns: list[list[Any]] = []
     previous: str | None = None
+    language = result.language
     for segment in result.segments:
         items = segment.words or _whole(segment)
         if not items:
             continue
         first = len(words["t"])
+        spoken = getattr(segment, "language", None)
+        if isinstance(spoken, str) and spoken and spoken != language:
+            words["lang"].append([first, spoken])
+            language = spoken
         for w in items:
             if w.overlap:
                 words["ov"].append(len(words["t"]))
@@ -144,15 +101,19 @@ def _whole(segment: Segment) -> tuple[Word, ...]:
     return (Word(segment.start, segment.end, text, 1.0, segment.speaker),) if text else ()
 
 
-def viewer_data(result: Result, outputs: dict[str, str] | None = None) -> dict[str, Any]:
+def viewer_data(
+    result: Result, outputs: dict[str, str] | None = None, media: dict[str, Any] | None = None
+) -> dict[str, Any]:
     """The page's JSON blob: speakers (label, colour, talk time), timeline turns and overlaps, transcript
     turns and words in columns (``s``/``e`` times, ``t`` text, ``k`` speaker index, ``ov``/``low`` indices of
-    overlapped and low-probability words), the linked ``outputs`` (format → href) and provenance."""
+    overlapped and low-probability words, ``lang`` language changes), the linked ``outputs`` (format → href),
+    the ``media`` entry (:func:`diarize.writers.viewer.media.player`) and provenance."""
     labels = speaker_labels(result)
     index: dict[str | None, int] = {label: i for i, label in enumerate(labels)}
     talk = talk_times(result)
     speakers = [
-        {"label": label, "color": speaker_color(i), "talk": _t(talk.get(label, 0.0))}
+        {"label": label, "color": speaker_color(i), "talk": _t(talk.get(label, 0.0)),
+         "talk_clock": talk_clock(talk.get(label, 0.0), result.duration >= 3600)}
         for i, label in enumerate(labels)
     ]
     if any(s.speaker is None or any(w.speaker is None for w in s.words) for s in result.segments):
@@ -161,18 +122,22 @@ def viewer_data(result: Result, outputs: dict[str, str] | None = None) -> dict[s
     text_turns, words = _turns_of_text(result, index)
     duration = max([result.duration, *(t.end for t in result.turns), *words["e"]])
     key = hashlib.sha256(f"{result.source.path}|{result.duration:.3f}".encode()).hexdigest()[:16]
+    title = PurePath(result.source.path).name or "transcript"
     return {
         "schema": VIEWER_SCHEMA,
-        "title": PurePath(result.source.path).name or "transcript",
+        "title": title,
+        "stem": PurePath(result.source.path).stem or "transcript",
         "duration": _t(duration),
         "language": result.language,
         "storage_key": f"diarize:names:{key}",
+        "marker_base": MARKER_BASE,
         "speakers": speakers,
         "timeline": [[_t(t.start), _t(t.end), index[t.speaker]] for t in result.turns],
         "overlaps": [[_t(a), _t(b)] for a, b in overlap_spans(result.turns)],
         "turns": text_turns,
         "words": words,
         "outputs": [{"format": fmt, "href": quote(name)} for fmt, name in (outputs or {}).items()],
+        "media": media or {},
         "provenance": {
             "diarize": result.provenance.versions.get("diarize", __version__),
             "models": dict(result.provenance.models),
@@ -190,35 +155,46 @@ def _script_json(data: dict[str, Any]) -> str:
     return text
 
 
-def _csp(script: str) -> str:
-    digest = base64.b64encode(hashlib.sha256(script.encode("utf-8")).digest()).decode("ascii")
+def _csp(code: str) -> str:
+    digest = base64.b64encode(hashlib.sha256(code.encode("utf-8")).digest()).decode("ascii")
     return ("default-src 'none'; "
             f"script-src 'sha256-{digest}'; style-src 'unsafe-inline'; img-src data:; "
             "media-src 'self' file: data: blob: http: https:; base-uri 'none'; form-action 'none'")
 
 
 def render_html(
-    result: Result, options: HtmlOptions | None = None, context: OutputContext | None = None
+    result: Result,
+    options: HtmlOptions | None = None,
+    context: OutputContext | None = None,
+    *,
+    writers: WriterOptions | None = None,
+    stem: str | None = None,
 ) -> str:
-    """The viewer page for ``result``; ``context`` gives the output folder (for the relative media path) and
-    the run's other files (linked from the page)."""
+    """The viewer page for ``result``; ``context`` gives the output folder (for the media's relative path)
+    and the run's other files (linked from the page); ``writers`` the options of the formats the page
+    downloads (SRT, WebVTT, Markdown) and ``stem`` their file names."""
     options = options or HtmlOptions()
     context = context or OutputContext()
+    writers = writers or WriterOptions()
     outputs = {fmt: name for fmt, name in context.files.items() if fmt != HtmlWriter.format}
-    data = viewer_data(result, outputs)
-    script = _asset("viewer.js")
+    element, media = player(result, options, context.out_dir)
+    data = viewer_data(result, outputs, media)
+    stem = stem or data["stem"]
+    data["stem"] = stem
+    code = script()
     slots = {
         "title": html.escape(data["title"]),
         "lang": html.escape(result.language or "und", quote=True),
-        "csp": html.escape(_csp(script), quote=False),  # single quotes only: safe in a "..." attribute
-        "css": _asset("viewer.css"),
-        "media": _media_element(result, options, context.out_dir),
-        "media_kind": "video" if result.source.video is not None else "audio",
+        "csp": html.escape(_csp(code), quote=False),  # single quotes only: safe in a "..." attribute
+        "css": asset("viewer.css"),
+        "media": element,
+        "media_kind": media["kind"],
         "data": _script_json(data),
-        "script": script,
+        "exports": export_payload(result, speaker_labels(result), writers, stem, context),
+        "script": code,
     }
     # one pass over the template: inserted text is never scanned for slots again
-    return _SLOT.sub(lambda m: slots[m.group(1)], _asset("viewer.html"))
+    return _SLOT.sub(lambda m: slots[m.group(1)], asset("page.html"))
 
 
 @register_writer
@@ -230,4 +206,4 @@ class HtmlWriter(TextWriter):
     suffix = ".html"
 
     def render_text(self, result: Result, stem: str, options: WriterOptions) -> str:
-        return render_html(result, options.html, self.context)
+        return render_html(result, options.html, self.context, writers=options, stem=stem)

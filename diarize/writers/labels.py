@@ -8,8 +8,9 @@ from dataclasses import replace
 
 from diarize.errors import ConfigError
 from diarize.types import Result, Segment
+from diarize.writers.options import SubtitleOptions
 
-__all__ = ["UNKNOWN_SPEAKER", "display_name", "parse_speaker_names", "rename_speakers", "rttm_safe"]
+__all__ = ["UNKNOWN_SPEAKER", "display_name", "parse_speaker_names", "rename_speakers", "rttm_safe", "speaker_prefix"]
 
 UNKNOWN_SPEAKER = "UNKNOWN"
 """How text outputs name words that no speaker could be given."""
@@ -20,6 +21,11 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 def display_name(speaker: str | None) -> str:
     """The label shown for ``speaker``; :data:`UNKNOWN_SPEAKER` when there is none."""
     return UNKNOWN_SPEAKER if speaker is None else speaker
+
+
+def speaker_prefix(speaker: str | None, options: SubtitleOptions) -> str:
+    """The SRT speaker mark in front of a cue's first line (``"[NAME] "``), or ``""``."""
+    return f"[{speaker}] " if options.speaker_labels != "never" and speaker is not None else ""
 
 
 def rttm_safe(label: str) -> str:

@@ -7,10 +7,23 @@ from typing import Literal
 
 from diarize.errors import ConfigError
 
-__all__ = ["SPEAKER_LABELS", "TIMESTAMP_STEPS", "HtmlOptions", "SubtitleOptions", "TextOptions", "WriterOptions"]
+__all__ = [
+    "SPEAKER_LABELS",
+    "TIMESTAMPS",
+    "TIMESTAMP_STEPS",
+    "HtmlOptions",
+    "JsonOptions",
+    "SubtitleOptions",
+    "TextOptions",
+    "WriterOptions",
+]
 
-TIMESTAMP_STEPS = (0.01, 0.1, 0.5, 1.0)
+TIMESTAMP_STEPS = (0.01, 0.1, 0.5, 1.0, 10.0)
 """The timestamp granularities (s) the text outputs offer."""
+
+TIMESTAMPS = ("sentence", "turn", "0.5s", "1s", "10s")
+"""The values of ``--timestamps``: a time before every sentence, one per paragraph (the default), or one per
+paragraph at that granularity."""
 
 
 SPEAKER_LABELS = ("auto", "always", "never")
@@ -25,7 +38,8 @@ class SubtitleOptions:
     Cues are built to keep every rule; where the speech makes one impossible (a speaker faster than
     ``max_cps`` with no silence around, a cue pinned between two others), the cue keeps its words and the
     breach is counted in the :class:`~diarize.writers.cues.CueStats` that
-    :func:`~diarize.writers.cues.cue_stats` returns (the writers log it)."""
+    :func:`~diarize.writers.cues.cue_stats` returns (the writers log it, and the JSON result written beside the
+    subtitles records it under ``provenance.subtitles``)."""
 
     max_line_chars: int = 42
     """Most characters on one displayed line. Each format measures its own lines: in SRT the speaker prefix
@@ -73,7 +87,14 @@ class SubtitleOptions:
     """Two one-line cues of different speakers may share a cue only when the second starts at most this (s)
     after the first ends (overlapping speech has a negative gap)."""
 
+    highlight_words: bool = False
+    """Karaoke-style word timing: WebVTT cues get an inline timestamp tag (``<00:00:01.250>``) before each word
+    spoken after the cue starts, ASS events a ``{\\kNN}`` duration (centiseconds, gaps included) per word. SRT
+    has no standard for it and is left as it is."""
+
     def __post_init__(self) -> None:
+        if not isinstance(self.highlight_words, bool):
+            raise ConfigError(f"subtitle highlight_words must be true or false, got {self.highlight_words!r}")
         labels: object = self.speaker_labels
         if isinstance(labels, bool):
             object.__setattr__(self, "speaker_labels", "auto" if labels else "never")
@@ -103,13 +124,37 @@ class TextOptions:
     """How the plain-text and Markdown transcripts look."""
 
     timestamp_step: float = 1.0
-    """Granularity of the printed timestamps (s): 0.01, 0.1, 0.5 or 1. A time is rounded down to a multiple of
-    it (``62.7`` prints as ``00:01:02`` at 1 s, ``00:01:02.5`` at 0.5 s)."""
+    """Granularity of the printed timestamps (s): 0.01, 0.1, 0.5, 1 or 10. A time is rounded down to a multiple
+    of it (``62.7`` prints as ``00:01:02`` at 1 s, ``00:01:02.5`` at 0.5 s, ``00:01:00`` at 10 s)."""
+
+    timestamps: Literal["turn", "sentence"] = "turn"
+    """Where timestamps go: one at the start of each paragraph (``turn``) or one before every sentence."""
+
+    paragraph_seconds: float = 60.0
+    """A paragraph ends at the sentence that would make it longer than this (s)."""
+
+    paragraph_pause: float = 3.0
+    """A pause of at least this (s) within one speaker's talk starts a new paragraph."""
 
     def __post_init__(self) -> None:
         if not any(abs(self.timestamp_step - step) < 1e-9 for step in TIMESTAMP_STEPS):
             allowed = ", ".join(f"{s:g}" for s in TIMESTAMP_STEPS)
             raise ConfigError(f"timestamp step must be one of {allowed} s, got {self.timestamp_step:g}")
+        if self.timestamps not in ("turn", "sentence"):
+            raise ConfigError(f"text timestamps must be turn or sentence, got {self.timestamps!r}")
+        if self.paragraph_seconds <= 0 or self.paragraph_pause <= 0:
+            raise ConfigError("text paragraph_seconds and paragraph_pause must be > 0 s, got "
+                              f"{self.paragraph_seconds:g} and {self.paragraph_pause:g}")
+
+    @classmethod
+    def from_flag(cls, value: str) -> TextOptions:
+        """The options of a ``--timestamps`` value (:data:`TIMESTAMPS`): ``sentence``, ``turn``, or a step
+        such as ``0.5s``."""
+        if value in ("turn", "sentence"):
+            return cls(timestamps=value)  # type: ignore[arg-type]
+        if value not in TIMESTAMPS:
+            raise ConfigError(f"--timestamps must be one of {', '.join(TIMESTAMPS)}, got {value!r}")
+        return cls(timestamp_step=float(value.removesuffix("s")))
 
 
 @dataclass(frozen=True)
@@ -135,6 +180,15 @@ class HtmlOptions:
 
 
 @dataclass(frozen=True)
+class JsonOptions:
+    """What the canonical JSON holds."""
+
+    embeddings_in_json: bool = False
+    """Put the speaker embeddings inside ``<stem>.json`` (about 40 % of a short recording's file) instead of
+    beside it in ``<stem>.speakers.npz``."""
+
+
+@dataclass(frozen=True)
 class WriterOptions:
     """Options of every writer."""
 
@@ -146,3 +200,6 @@ class WriterOptions:
 
     html: HtmlOptions = field(default_factory=HtmlOptions)
     """The HTML viewer's media player."""
+
+    json: JsonOptions = field(default_factory=JsonOptions)
+    """The canonical JSON."""

@@ -1,10 +1,13 @@
-"""Machine-readable outputs: the canonical JSON (``diarize/1``) and RTTM."""
+"""Machine-readable outputs: the canonical JSON (``diarize/1``), the speaker embeddings beside it
+(``<stem>.speakers.npz``) and RTTM."""
 
 from __future__ import annotations
 
 import dataclasses
+import io
 import json
 import math
+from collections.abc import Mapping
 from fractions import Fraction
 from pathlib import PurePath
 from typing import Any
@@ -17,7 +20,18 @@ from diarize.writers.base import TextWriter, register_writer
 from diarize.writers.labels import rttm_safe
 from diarize.writers.options import WriterOptions
 
-__all__ = ["JsonWriter", "RttmWriter", "result_to_json", "rttm_lines"]
+__all__ = [
+    "EMBEDDINGS_SUFFIX",
+    "JsonWriter",
+    "RttmWriter",
+    "embeddings_npz",
+    "read_embeddings",
+    "result_to_json",
+    "rttm_lines",
+]
+
+EMBEDDINGS_SUFFIX = ".speakers.npz"
+"""The file beside ``<stem>.json`` that holds each speaker's embedding (one float32 array per label)."""
 
 
 def _jsonable(value: Any) -> Any:
@@ -37,15 +51,30 @@ def _jsonable(value: Any) -> Any:
     raise TypeError(f"{type(value).__name__} is not JSON serialisable")
 
 
-def result_to_json(result: Result) -> str:
-    """The canonical JSON text of ``result``: ``Result.to_dict()``, UTF-8 as is, indent 2, final newline."""
+def result_to_json(result: Result, *, embeddings: bool = True) -> str:
+    """The canonical JSON text of ``result``: ``Result.to_dict(embeddings=...)``, UTF-8 as is, indent 2, final
+    newline."""
     try:
-        text = json.dumps(result.to_dict(), ensure_ascii=False, indent=2, allow_nan=False, default=_jsonable)
+        text = json.dumps(result.to_dict(embeddings=embeddings), ensure_ascii=False, indent=2, allow_nan=False,
+                          default=_jsonable)
     except ValueError as exc:  # NaN or infinity somewhere
         raise OutputError(f"{result.source.path}: result holds a non-finite number ({exc})") from None
     except TypeError as exc:
         raise OutputError(f"{result.source.path}: result holds a value JSON cannot hold ({exc})") from None
     return text + "\n"
+
+
+def embeddings_npz(embeddings: Mapping[str, np.ndarray]) -> bytes:
+    """The speaker embeddings as an uncompressed ``.npz`` archive: one float32 array per speaker label."""
+    buffer = io.BytesIO()
+    np.savez(buffer, allow_pickle=False, **{k: np.asarray(v, dtype=np.float32) for k, v in embeddings.items()})
+    return buffer.getvalue()
+
+
+def read_embeddings(path: str | PurePath) -> dict[str, np.ndarray]:
+    """The speaker embeddings of a ``<stem>.speakers.npz`` file."""
+    with np.load(path, allow_pickle=False) as archive:
+        return {name: archive[name] for name in archive.files}
 
 
 def _ms(seconds: float) -> int:
@@ -77,14 +106,24 @@ def rttm_lines(result: Result, stem: str) -> list[str]:
 @register_writer
 class JsonWriter(TextWriter):
     """The canonical, versioned result (``schema: "diarize/1"``), described by
-    :data:`~diarize.writers.schema.RESULT_SCHEMA`."""
+    :data:`~diarize.writers.schema.RESULT_SCHEMA`; the speaker embeddings go to ``<stem>.speakers.npz``
+    beside it (into the JSON instead with ``options.json.embeddings_in_json``)."""
 
     format = "json"
     order = 10
     suffix = ".json"
 
     def render_text(self, result: Result, stem: str, options: WriterOptions) -> str:
-        return result_to_json(result)
+        from diarize.writers.subtitles import with_subtitle_stats  # the subtitle files written beside it
+
+        result = with_subtitle_stats(result, self.context.files, options.subtitle)
+        return result_to_json(result, embeddings=options.json.embeddings_in_json)
+
+    def outputs(self, result: Result, stem: str, options: WriterOptions) -> list[tuple[str, bytes]]:
+        files = [(self.suffix, self.render(result, stem, options))]
+        if result.embeddings and not options.json.embeddings_in_json:
+            files.append((EMBEDDINGS_SUFFIX, embeddings_npz(result.embeddings)))
+        return files
 
 
 @register_writer

@@ -6,22 +6,37 @@ marks the speaker with a ``<v NAME>`` voice span) does not. SRT names the speake
 ``speaker_labels: always``); WebVTT keeps a voice span on every cue of a named speaker (unless
 ``speaker_labels: never``) and, when speakers are named, a ``STYLE`` block giving each voice its colour.
 A two-speaker cue has one dash line per speaker: ``- [A] ...`` in SRT, ``<v A>- ...</v>`` in WebVTT.
-Text is escaped in WebVTT (``&``, ``<``, ``>``). Times keep milliseconds. Each writer logs the
-:class:`~diarize.writers.cues.CueStats` of the cues it wrote (rules the speech made impossible).
+Text is escaped in WebVTT (``&``, ``<``, ``>``). Times keep milliseconds. With ``highlight_words`` WebVTT
+cues carry an inline timestamp tag before each word (:mod:`diarize.writers.karaoke`); SRT has no standard for
+word timing and is left as it is. Each writer logs the :class:`~diarize.writers.cues.CueStats` of the cues it
+wrote (rules the speech made impossible), and :func:`with_subtitle_stats` records them in the JSON result.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
+from collections.abc import Iterable
+from typing import Any
 
 from diarize.types import Result
 from diarize.writers.base import TextWriter, register_writer
-from diarize.writers.cues import Cue, build_cues, cue_gap, cue_stats, labels_active, speaker_prefix
+from diarize.writers.compliance import CueStats, cue_stats, shown_lines
+from diarize.writers.cues import Cue, build_cues, cue_gap, labels_active
+from diarize.writers.karaoke import part_line_words, vtt_timed_lines
 from diarize.writers.options import SubtitleOptions, WriterOptions
 from diarize.writers.timeline import speaker_color, speaker_labels
 
-__all__ = ["SrtWriter", "VttWriter", "format_timestamp"]
+__all__ = [
+    "SUBTITLE_FORMATS",
+    "SrtWriter",
+    "VttWriter",
+    "format_stats",
+    "format_timestamp",
+    "subtitle_cues",
+    "with_subtitle_stats",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -35,30 +50,73 @@ def format_timestamp(seconds: float, separator: str = ",") -> str:
     return f"{hours:02d}:{minutes:02d}:{secs:02d}{separator}{ms:03d}"
 
 
+SUBTITLE_FORMATS = ("srt", "vtt", "ass")
+"""The formats whose writers render :func:`subtitle_cues`."""
+
+
+def subtitle_cues(result: Result, fmt: str, options: SubtitleOptions) -> tuple[Cue, ...]:
+    """The cues the ``fmt`` writer shows: SRT lays its lines out with the ``[NAME] `` mark, WebVTT and ASS
+    without. The one build behind each writer, its log line and the JSON provenance."""
+    return build_cues(result, options, label_width=fmt == "srt")
+
+
+def format_stats(result: Result, fmt: str, cues: tuple[Cue, ...], options: SubtitleOptions) -> CueStats:
+    """The rule counts of ``cues``, the ``fmt`` writer's cues, with its lines as shown."""
+    media_end = result.duration if result.duration > 0 else math.inf
+    return cue_stats(cues, options, cue_gap(result, options), media_end=media_end, marks=fmt == "srt")
+
+
 def log_stats(fmt: str, result: Result, cues: tuple[Cue, ...], options: SubtitleOptions) -> None:
     """Log how many cues break a timed-text rule (the speech left no way to keep it)."""
-    stats = cue_stats(cues, options, cue_gap(result, options))
-    logger.info("%s %s: %s", result.source.path, fmt, stats.summary())
+    logger.info("%s %s: %s", result.source.path, fmt, format_stats(result, fmt, cues, options).summary())
+
+
+def with_subtitle_stats(result: Result, formats: Iterable[str], options: SubtitleOptions) -> Result:
+    """``result`` with ``provenance["subtitles"]``: ``rules``, the options the cues were built to, and
+    ``formats``, for each subtitle format of ``formats``, the counts of :class:`~diarize.writers.cues.CueStats`
+    (cues, cues over ``max_cps``, too short, too long, short gaps, long lines, ...). ``result`` itself when
+    ``formats`` has none.
+
+    The JSON writer records them for the subtitle files written beside it, from the same cue build
+    (:func:`subtitle_cues`) those writers render, with the result and options they are given. They are not
+    computed in the pipeline: naming speakers after the run changes the SRT line layout, and only the writers
+    know which formats and rules a file is written with."""
+    chosen = [f for f in SUBTITLE_FORMATS if f in formats]
+    if not chosen:
+        return result
+    stats: dict[str, Any] = {
+        "rules": dataclasses.asdict(options),
+        "formats": {
+            fmt: format_stats(result, fmt, subtitle_cues(result, fmt, options), options).to_dict() for fmt in chosen
+        },
+    }
+    extra = {**result.provenance.extra, "subtitles": stats}
+    return dataclasses.replace(result, provenance=dataclasses.replace(result.provenance, extra=extra))
 
 
 def _srt_text(cue: Cue, options: SubtitleOptions) -> list[str]:
-    def plain(line: str) -> str:
-        return line.replace("-->", "->")
-
-    def mark(speaker: str | None, label: bool) -> str:
-        return speaker_prefix(speaker, options) if label else ""
-
-    if len(cue.parts) == 1:
-        part = cue.parts[0]
-        lines = [plain(line) for line in part.lines]
-        if not part.label and not lines[0]:
-            lines = lines[1:]
-        return [(mark(part.speaker, part.label) + lines[0]).rstrip(), *lines[1:]]
-    return [f"- {mark(p.speaker, p.label)}{plain(p.lines[0])}" for p in cue.parts]
+    return [line.replace("-->", "->") for line in shown_lines(cue, options, marks=True)]
 
 
 def _escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _part_texts(cue: Cue, options: SubtitleOptions) -> list[list[str]]:
+    """Each part's lines as WebVTT text: escaped, with word timestamp tags under ``highlight_words``."""
+    plain = [[_escape(line) for line in p.lines if line] for p in cue.parts]
+    if not options.highlight_words:
+        return plain
+    groups = [part_line_words(p) for p in cue.parts]
+    runs = [[g for g, line in zip(gs, p.lines, strict=True) if line] for gs, p in zip(groups, cue.parts, strict=True)]
+    if any(not run for rs in runs for run in rs):
+        return plain
+    timed = vtt_timed_lines(cue, [run for rs in runs for run in rs], lambda t: format_timestamp(t, "."), _escape)
+    out, n = [], 0
+    for rs in runs:
+        out.append(timed[n : n + len(rs)])
+        n += len(rs)
+    return out
 
 
 def _vtt_text(cue: Cue, options: SubtitleOptions) -> list[str]:
@@ -69,10 +127,10 @@ def _vtt_text(cue: Cue, options: SubtitleOptions) -> list[str]:
         tagged[-1] += "</v>"
         return tagged
 
+    texts = _part_texts(cue, options)
     if len(cue.parts) == 1:
-        part = cue.parts[0]
-        return voiced(part.speaker, [_escape(line) for line in part.lines if line])
-    return [line for p in cue.parts for line in voiced(p.speaker, ["- " + _escape(p.lines[0])])]
+        return voiced(cue.parts[0].speaker, texts[0])
+    return [line for p, t in zip(cue.parts, texts, strict=True) for line in voiced(p.speaker, ["- " + t[0]])]
 
 
 def _vtt_style(result: Result, cues: tuple[Cue, ...], options: SubtitleOptions) -> list[str]:
@@ -97,7 +155,7 @@ class SrtWriter(TextWriter):
     suffix = ".srt"
 
     def render_text(self, result: Result, stem: str, options: WriterOptions) -> str:
-        cues = build_cues(result, options.subtitle, label_width=True)
+        cues = subtitle_cues(result, self.format, options.subtitle)
         log_stats(self.format, result, cues, options.subtitle)
         blocks = [
             f"{i}\n{format_timestamp(c.start)} --> {format_timestamp(c.end)}\n"
@@ -117,7 +175,7 @@ class VttWriter(TextWriter):
     suffix = ".vtt"
 
     def render_text(self, result: Result, stem: str, options: WriterOptions) -> str:
-        cues = build_cues(result, options.subtitle)
+        cues = subtitle_cues(result, self.format, options.subtitle)
         log_stats(self.format, result, cues, options.subtitle)
         blocks = [
             f"{format_timestamp(c.start, '.')} --> {format_timestamp(c.end, '.')}\n"

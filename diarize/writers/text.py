@@ -1,7 +1,9 @@
 """Human-readable transcripts: plain text (``<stem>.txt``) and a Markdown meeting transcript (``<stem>.md``).
 
-Both print one paragraph per run of consecutive segments of one speaker, headed by the speaker and the time
-the run starts, with the granularity of :class:`~diarize.writers.options.TextOptions` (times rounded down).
+Both print paragraphs of consecutive segments of one speaker, split at long pauses and after about a minute,
+headed by the speaker and the time the paragraph starts (or, with ``timestamps: sentence``, each sentence
+opening with its own time), with the granularity of :class:`~diarize.writers.options.TextOptions` (times
+rounded down). Talk times follow :func:`diarize.talk.talk_seconds`.
 """
 
 from __future__ import annotations
@@ -11,13 +13,15 @@ import re
 from collections.abc import Sequence
 from pathlib import PurePath
 
-from diarize.assign import join_words
+from diarize.talk import talk_seconds
+from diarize.talk import talk_times as speaker_talk_times
+from diarize.text import join_words
 from diarize.types import Result, Segment
 from diarize.writers.base import TextWriter, register_writer
 from diarize.writers.labels import display_name
-from diarize.writers.options import WriterOptions
+from diarize.writers.options import TextOptions, WriterOptions
 
-__all__ = ["MarkdownWriter", "TxtWriter", "format_clock", "paragraphs", "talk_times"]
+__all__ = ["MarkdownWriter", "TxtWriter", "format_clock", "language_paragraphs", "paragraphs", "talk_times"]
 
 
 def format_clock(seconds: float, step: float = 1.0, *, round_down: bool = True) -> str:
@@ -40,39 +44,59 @@ def format_clock(seconds: float, step: float = 1.0, *, round_down: bool = True) 
     return clock
 
 
-def _text(segments: Sequence[Segment]) -> str:
-    if all(s.words for s in segments):
-        return join_words(w for s in segments for w in s.words)
-    return " ".join(s.text.strip() for s in segments if s.text.strip())
+def _text(segments: Sequence[Segment], stamp: float | None = None) -> str:
+    """The segments' text; with ``stamp`` (a timestamp step) each sentence opens with its time."""
+    texts = []
+    for s in segments:
+        text = join_words(s.words) if s.words else s.text
+        text = " ".join(text.split())
+        if text:
+            texts.append(f"[{format_clock(s.start, stamp)}] {text}" if stamp is not None else text)
+    return " ".join(texts)
 
 
-def paragraphs(result: Result) -> list[tuple[str | None, float, str]]:
-    """``(speaker, start, text)`` per run of consecutive segments of one speaker; empty runs are dropped."""
+def _split(segment: Segment, run: Sequence[Segment], options: TextOptions) -> bool:
+    """Whether ``segment`` starts a new paragraph after ``run``: another speaker or language, a pause of
+    ``options.paragraph_pause`` or more, or a paragraph already ``options.paragraph_seconds`` long."""
+    last = run[-1]
+    return (
+        (last.speaker, last.language) != (segment.speaker, segment.language)
+        or segment.start - last.end >= options.paragraph_pause
+        or segment.end - run[0].start > options.paragraph_seconds
+    )
+
+
+def paragraphs(result: Result, options: TextOptions | None = None) -> list[tuple[str | None, float, str]]:
+    """``(speaker, start, text)`` per paragraph (see :func:`language_paragraphs`)."""
+    return [(speaker, start, text) for speaker, start, text, _ in language_paragraphs(result, options)]
+
+
+def language_paragraphs(
+    result: Result, options: TextOptions | None = None
+) -> list[tuple[str | None, float, str, str | None]]:
+    """``(speaker, start, text, language)`` per paragraph: consecutive segments of one speaker in one language
+    (``Segment.language``), split at long pauses and after about a minute (:class:`TextOptions`); empty
+    paragraphs are dropped. With ``options.timestamps == "sentence"`` each sentence opens with its time."""
+    options = options or TextOptions()
     runs: list[list[Segment]] = []
     for segment in result.segments:
-        if runs and runs[-1][0].speaker == segment.speaker:
+        if runs and not _split(segment, runs[-1], options):
             runs[-1].append(segment)
         else:
             runs.append([segment])
-    out = [(run[0].speaker, run[0].start, " ".join(_text(run).split())) for run in runs]
+    stamp = options.timestamp_step if options.timestamps == "sentence" else None
+    out = [(run[0].speaker, run[0].start, _text(run, stamp), run[0].language) for run in runs]
     return [p for p in out if p[2]]
 
 
 def talk_times(result: Result) -> dict[str, float]:
-    """Seconds each speaker talks: the union of its (overlap-aware) turns; every listed speaker appears."""
-    spans: dict[str, list[tuple[float, float]]] = {s: [] for s in result.speakers}
-    for turn in result.turns:
-        spans.setdefault(turn.speaker, []).append((turn.start, turn.end))
-    totals: dict[str, float] = {}
-    for speaker, items in spans.items():
-        total, reach = 0.0, -math.inf
-        for start, end in sorted(items):
-            start = max(start, reach)
-            if end > start:
-                total += end - start
-                reach = end
-        totals[speaker] = total
-    return totals
+    """Seconds each speaker talks (:func:`diarize.talk.talk_times`); every listed speaker appears."""
+    return speaker_talk_times(result.turns, result.speakers)
+
+
+def _stamp(start: float, options: TextOptions) -> str:
+    """A paragraph's timestamp; none in sentence mode, where every sentence has its own."""
+    return "" if options.timestamps == "sentence" else f" [{format_clock(start, options.timestamp_step)}]"
 
 
 @register_writer
@@ -84,10 +108,9 @@ class TxtWriter(TextWriter):
     suffix = ".txt"
 
     def render_text(self, result: Result, stem: str, options: WriterOptions) -> str:
-        step = options.text.timestamp_step
         paras = [
-            f"{display_name(speaker)} [{format_clock(start, step)}]: {text}"
-            for speaker, start, text in paragraphs(result)
+            f"{display_name(speaker)}{_stamp(start, options.text)}: {text}"
+            for speaker, start, text in paragraphs(result, options.text)
         ]
         return "\n\n".join(paras) + "\n" if paras else ""
 
@@ -105,7 +128,8 @@ class MarkdownWriter(TextWriter):
     """A meeting transcript: file, duration, speakers with talk time and share, then the timed paragraphs.
 
     A speaker's share is its talk time over the sum of all talk times, so shares add up to 100 % even when
-    speakers overlap.
+    speakers overlap. Where the language changes (from the file's, at first) a paragraph names it after the
+    speaker: ``**SPEAKER_01** [de] [00:01:02]: …``.
     """
 
     format = "md"
@@ -132,10 +156,11 @@ class MarkdownWriter(TextWriter):
         ]
         for speaker, seconds in times.items():
             share = 100 * seconds / total if total > 0 else 0.0
-            lines.append(
-                f"| {_md(speaker)} | {format_clock(seconds, step, round_down=False)} | {share:.1f} % |"
-            )
+            lines.append(f"| {_md(speaker)} | {format_clock(talk_seconds(seconds))} | {share:.1f} % |")
         lines += ["", "## Transcript", ""]
-        for who, start, text in paragraphs(result):
-            lines += [f"**{_md(display_name(who))}** [{format_clock(start, step)}]: {_md(text)}", ""]
+        shown = result.language or None  # a paragraph names its language where it changes
+        for who, start, text, language in language_paragraphs(result, options.text):
+            tag = f" [{_md(language)}]" if language is not None and language != shown else ""
+            shown = language or shown
+            lines += [f"**{_md(display_name(who))}**{tag}{_stamp(start, options.text)}: {_md(text)}", ""]
         return "\n".join(lines).rstrip("\n") + "\n"

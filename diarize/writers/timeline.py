@@ -3,8 +3,8 @@ viewer: the speaker palette, overlap spans and axis times.
 
 One row per speaker (first speaker on top) with a bar per overlap-aware turn; the stretches where a speaker
 talks over another are hatched. The time axis reads ``m:ss``, or ``h:mm:ss`` for media of an hour or more;
-each row ends with the speaker's talk time and share. matplotlib (Agg, no display) is imported only when a
-picture is drawn.
+each row ends with the speaker's talk time (:func:`diarize.talk.talk_clock`) and share. matplotlib (Agg, no
+display) is imported only when a picture is drawn.
 """
 
 from __future__ import annotations
@@ -15,6 +15,8 @@ from collections.abc import Iterable, Sequence
 from pathlib import PurePath
 from typing import TYPE_CHECKING
 
+from diarize.talk import talk_clock
+from diarize.text import plural
 from diarize.types import Result, SpeakerTurn
 from diarize.writers.base import Writer, register_writer
 from diarize.writers.options import WriterOptions
@@ -132,7 +134,7 @@ def timeline_figure(result: Result, *, width: float = 12.0) -> Figure:
         ax.broken_barh([(a, b - a) for a, b in mine], (row - 0.34, 0.68), facecolors="none",
                        edgecolors="#1A1A1A", hatch=_OVERLAP_HATCH, linewidth=0.0, gid=f"overlap:{label}")
         share = 100 * talk.get(label, 0.0) / total if total > 0 else 0.0
-        ax.annotate(f"{axis_time(talk.get(label, 0.0), duration >= 3600)}  {share:.0f} %", (1.0, row),
+        ax.annotate(f"{talk_clock(talk.get(label, 0.0), duration >= 3600)}  {share:.0f} %", (1.0, row),
                     xycoords=("axes fraction", "data"), xytext=(8, 0), textcoords="offset points",
                     va="center", fontsize=8, color="#444444")
     if not labels:
@@ -151,7 +153,7 @@ def timeline_figure(result: Result, *, width: float = 12.0) -> Figure:
         ax.spines[side].set_visible(False)
     ax.spines["bottom"].set_color("#999999")
     name = PurePath(result.source.path).name or "recording"
-    ax.set_title(f"{name} · {axis_time(duration, duration >= 3600)} · {len(labels)} speakers",
+    ax.set_title(f"{name} · {axis_time(duration, duration >= 3600)} · {plural(len(labels), 'speaker')}",
                  loc="left", fontsize=10, color="#222222")
     if overlaps:
         ax.legend(handles=[Patch(facecolor="white", edgecolor="#1A1A1A", hatch=_OVERLAP_HATCH,

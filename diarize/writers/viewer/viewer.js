@@ -1,6 +1,6 @@
 /* diarize transcript viewer: builds the page from the JSON blob in #diarize-data.
    All transcript text goes into the DOM through textContent, never as markup. */
-(function () {
+(function (viewer) {
   "use strict";
 
   var data = JSON.parse(document.getElementById("diarize-data").textContent);
@@ -17,6 +17,9 @@
   var wordEls = new Array(nWords);
   var turnEls = new Array(turns.length);
   var wordTurn = new Int32Array(nWords);
+
+  // What media.js and exports.js share with this script.
+  var app = { data: data, speakers: speakers, names: names, player: player, el: el, onRename: [] };
 
   // ---- helpers ---------------------------------------------------------------------------------------
 
@@ -76,6 +79,7 @@
     var input = document.querySelector('input[data-s="' + index + '"]');
     if (input && input.value !== name) input.value = name;
     saveNames();
+    app.onRename.forEach(function (listener) { listener(); });
   }
 
   // ---- header, outputs, footer ----------------------------------------------------------------------
@@ -83,7 +87,11 @@
   function buildHeader() {
     var parts = [clock(data.duration, longMedia), speakers.length + (speakers.length === 1 ? " speaker" : " speakers"),
                  nWords.toLocaleString("en") + " words"];
-    if (data.language) parts.push("language: " + data.language);
+    var languages = [];
+    [data.language].concat((words.lang || []).map(function (x) { return x[1]; })).forEach(function (l) {
+      if (l && languages.indexOf(l) < 0) languages.push(l);
+    });
+    if (languages.length) parts.push((languages.length > 1 ? "languages: " : "language: ") + languages.join(", "));
     document.getElementById("summary").textContent = parts.join(" · ");
     var nav = document.getElementById("outputs");
     if (data.outputs.length) nav.appendChild(el("span", "outputs-label", "Downloads"));
@@ -119,7 +127,7 @@
       input.title = s.label + ": click to rename";
       row.appendChild(input);
       var share = total > 0 ? (100 * (s.talk || 0)) / total : 0;
-      row.appendChild(el("span", "talk", clock(s.talk || 0, longMedia) + " · " + share.toFixed(0) + " %"));
+      row.appendChild(el("span", "talk", (s.talk_clock || clock(s.talk || 0, longMedia)) + " · " + share.toFixed(0) + " %"));
       li.appendChild(row);
       var bar = el("div", "share");
       var fill = el("div", "share-fill");
@@ -153,10 +161,30 @@
     return b;
   }
 
-  function tickStep() {
-    var steps = [1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200];
-    for (var i = 0; i < steps.length; i++) if (duration / steps[i] <= 10) return steps[i];
-    return 14400;
+  // At most 10 ticks, and no more than the axis has room for (a label needs about 40 px, 56 px with hours).
+  function tickStep(width) {
+    var most = Math.max(1, Math.min(10, Math.floor(width / (longMedia ? 84 : 64))));
+    var steps = [1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 14400, 28800, 57600];
+    for (var i = 0; i < steps.length; i++) if (duration / steps[i] <= most) return steps[i];
+    return steps[steps.length - 1];
+  }
+
+  function buildAxis(axis) {
+    axis.textContent = "";
+    var step = tickStep(axis.clientWidth || 600), ticks = [];
+    for (var x = 0; x <= duration + 1e-6; x += step) {
+      var tick = el("span", "tl-tick", clock(x, longMedia));
+      tick.style.left = (100 * x / duration).toFixed(4) + "%";
+      if (x > 0.95 * duration) tick.classList.add("tl-tick-end");
+      axis.appendChild(tick);
+      ticks.push(tick);
+    }
+    var last = null;  // a label that would touch the one before it (the end one is pulled left) is hidden
+    ticks.forEach(function (tick) {
+      var r = tick.getBoundingClientRect();
+      if (last && r.left < last.right + 6) tick.hidden = true;
+      else last = r;
+    });
   }
 
   function buildTimeline() {
@@ -186,13 +214,7 @@
       tracks.appendChild(row);
     }
     labels.appendChild(el("div", "tl-label tl-axis-label"));
-    var axis = el("div", "tl-axis"), step = tickStep();
-    for (var x = 0; x <= duration + 1e-6; x += step) {
-      var tick = el("span", "tl-tick", clock(x, longMedia));
-      tick.style.left = (100 * x / duration).toFixed(4) + "%";
-      if (x > 0.95 * duration) tick.classList.add("tl-tick-end");
-      axis.appendChild(tick);
-    }
+    var axis = el("div", "tl-axis");
     tracks.appendChild(axis);
     tracks.appendChild(el("div", "tl-hits"));
     tracks.appendChild(el("div", "tl-playhead"));
@@ -200,6 +222,14 @@
     tracks.appendChild(hover);
     root.appendChild(labels);
     root.appendChild(tracks);
+    buildAxis(axis);
+    var width = axis.clientWidth, timer = 0;
+    window.addEventListener("resize", function () {
+      window.clearTimeout(timer);
+      timer = window.setTimeout(function () {
+        if (axis.clientWidth !== width) { width = axis.clientWidth; buildAxis(axis); }
+      }, 100);
+    });
     function timeAt(e) {
       var r = tracks.getBoundingClientRect();
       return Math.min(1, Math.max(0, (e.clientX - r.left) / r.width)) * duration;
@@ -222,6 +252,10 @@
     var low = new Uint8Array(nWords), ov = new Uint8Array(nWords);
     words.low.forEach(function (i) { low[i] = 1; });
     words.ov.forEach(function (i) { ov[i] = 1; });
+    var langAt = {};
+    (Array.isArray(words.lang) ? words.lang : []).forEach(function (x) {
+      if (Array.isArray(x) && typeof x[1] === "string") langAt[x[0]] = x[1];
+    });
     for (var t = 0; t < turns.length; t++) {
       var turn = turns[t], k = turn[0];
       var art = el("article", "turn");
@@ -238,6 +272,12 @@
       var p = el("p", "turn-text");
       for (var w = turn[3]; w < turn[4]; w++) {
         if (w > turn[3]) p.appendChild(document.createTextNode(" "));
+        if (langAt[w] !== undefined) {
+          var tag = el("small", "lang-tag", langAt[w]);
+          tag.title = "spoken in " + langAt[w];
+          p.appendChild(tag);
+          p.appendChild(document.createTextNode(" "));
+        }
         var span = document.createElement("span");
         span.textContent = words.t[w];
         span.setAttribute("data-w", w);
@@ -449,16 +489,22 @@
 
   function trackStage() {
     var stage = document.querySelector(".stage");
-    function set() { document.documentElement.style.setProperty("--stage-h", (stage.offsetHeight + 16) + "px"); }
+    function set() {
+      var sticky = window.getComputedStyle(stage).position === "sticky";
+      document.documentElement.style.setProperty("--stage-h", (sticky ? stage.offsetHeight + 16 : 16) + "px");
+    }
     set();
     window.addEventListener("resize", set);
   }
 
+  app.update = update;
   loadNames();
   buildHeader();
   buildSpeakers();
   buildTimeline();
   buildTranscript();
+  viewer.initExports(app);
+  viewer.initMedia(app);
   bindPlayer();
   bindSearch();
   bindKeys();
@@ -467,4 +513,4 @@
   update();
   document.documentElement.setAttribute("data-ready", "true");
   if (window.performance && performance.mark) performance.mark("diarize-ready");
-})();
+})(window.diarizeViewer = window.diarizeViewer || {});

@@ -1,0 +1,143 @@
+"""The cores diarize may use (affinity, cgroup quotas) and how a run and a batch share them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from diarize import cores
+from diarize.config import load_pipeline
+from diarize.cores import (
+    ThreadPlan,
+    available_cores,
+    batch_workers,
+    cgroup_quota,
+    config_plan,
+    cpu_info,
+    plan_threads,
+    with_threads,
+)
+
+
+@pytest.fixture
+def machine(tmp_path, monkeypatch):
+    """A fake machine: ``machine(affinity, cgroup_lines, files)`` sets the affinity, /proc/self/cgroup and the
+    files under the cgroup root."""
+    root = tmp_path / "cgroup"
+    root.mkdir()
+    proc = tmp_path / "proc_self_cgroup"
+    monkeypatch.setattr(cores, "CGROUP_ROOT", root)
+    monkeypatch.setattr(cores, "PROC_SELF_CGROUP", proc)
+
+    def make(affinity: int, lines: str = "0::/\n", files: dict[str, str] | None = None) -> Path:
+        monkeypatch.setattr(cores.os, "sched_getaffinity", lambda pid: set(range(affinity)), raising=False)
+        proc.write_text(lines)
+        for name, text in (files or {}).items():
+            path = root / name
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text)
+        return root
+
+    return make
+
+
+def test_affinity_counts_when_no_quota_is_set(machine):
+    machine(6, files={"cpu.max": "max 100000\n"})
+    assert cgroup_quota() is None
+    assert available_cores() == 6
+
+
+def test_cgroup_v2_quota_lowers_the_cores_rounded_down(machine):
+    machine(8, lines="0::/job/slice\n", files={"job/slice/cpu.max": "250000 100000\n"})
+    assert cgroup_quota() == 2
+    assert available_cores() == 2
+
+
+def test_a_quota_below_one_core_still_leaves_one(machine):
+    machine(4, files={"cpu.max": "50000 100000"})
+    assert available_cores() == 1
+
+
+def test_cgroup_v1_quota_and_its_unlimited_value(machine):
+    machine(16, lines="4:cpu,cpuacct:/box\n1:memory:/box\n",
+            files={"cpu,cpuacct/box/cpu.cfs_quota_us": "300000", "cpu,cpuacct/box/cpu.cfs_period_us": "100000"})
+    assert available_cores() == 3
+    (cores.CGROUP_ROOT / "cpu,cpuacct/box/cpu.cfs_quota_us").write_text("-1\n")
+    assert cgroup_quota() is None
+    assert available_cores() == 16
+
+
+def test_affinity_below_the_quota_wins(machine):
+    machine(1, files={"cpu.max": "400000 100000"})
+    assert available_cores() == 1
+
+
+def test_unreadable_or_garbled_cgroup_files_mean_no_quota(machine):
+    machine(3, files={"cpu.max": "lots of cpu"})
+    assert cgroup_quota() is None and available_cores() == 3
+
+
+@pytest.mark.parametrize(
+    "budget, asr, speakers",
+    [(2, 1, 1), (3, 1, 2), (4, 1, 3), (6, 2, 4), (16, 5, 11)],
+)
+def test_side_by_side_the_speaker_stage_gets_two_thirds(budget, asr, speakers):
+    plan = plan_threads(0, 0, parallel=True, budget=budget)
+    assert plan == ThreadPlan(budget, asr, speakers, parallel=True)
+    assert plan.asr + plan.speakers == budget
+
+
+def test_one_core_runs_the_stages_one_after_the_other():
+    assert plan_threads(0, 0, parallel=True, budget=1) == ThreadPlan(1, 1, 1, parallel=False)
+
+
+def test_one_after_the_other_each_automatic_stage_gets_every_core():
+    assert plan_threads(0, 0, parallel=False, budget=4) == ThreadPlan(4, 4, 4, parallel=False)
+    assert plan_threads(2, 0, parallel=False, budget=4) == ThreadPlan(4, 2, 4, parallel=False)
+
+
+def test_explicit_counts_win_and_the_other_stage_gets_the_rest():
+    assert plan_threads(3, 0, parallel=True, budget=4) == ThreadPlan(4, 3, 1, parallel=True)
+    assert plan_threads(0, 2, parallel=True, budget=6) == ThreadPlan(6, 4, 2, parallel=True)
+    assert plan_threads(5, 1, parallel=True, budget=2) == ThreadPlan(2, 5, 1, parallel=True)
+    assert plan_threads(4, 0, parallel=True, budget=4) == ThreadPlan(4, 4, 1, parallel=True)
+
+
+def test_the_plan_sizes_from_the_machine_without_a_budget(machine):
+    machine(3)
+    assert plan_threads(0, 0, parallel=True) == ThreadPlan(3, 1, 2, parallel=True)
+
+
+def test_openai_whisper_never_runs_side_by_side():
+    config = load_pipeline("meeting").with_hints(asr_backend="openai")
+    assert config_plan(config, 4) == ThreadPlan(4, 4, 4, parallel=False)
+
+
+def test_with_threads_writes_the_plan_into_the_config():
+    config = load_pipeline("meeting")
+    sized = with_threads(config, 3)
+    assert (sized.asr.cpu_threads, sized.speakers.num_threads, sized.parallel) == (1, 2, True)
+    assert config_plan(sized, 3) == config_plan(config, 3)  # explicit now, the same plan
+
+
+@pytest.mark.parametrize(
+    "workers, threads, cores_, expected",
+    [(1, None, 4, (1, 4)), (2, None, 4, (2, 2)), (3, None, 4, (3, 1)), (8, None, 2, (2, 1)),
+     (2, 2, 2, (1, 2)), (1, 8, 2, (1, 8)), (4, 2, 8, (4, 2))],
+)
+def test_batch_workers_times_threads_never_exceed_the_cores(workers, threads, cores_, expected):
+    got = batch_workers(workers, threads, cores_)
+    assert got == expected
+    assert got[0] == 1 or got[0] * got[1] <= cores_
+
+
+def test_cpu_info_names_the_model_and_the_flags_that_matter(tmp_path, monkeypatch):
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text("processor\t: 0\nmodel name\t: Test CPU 9000\nflags\t\t: fpu sse avx2 fma avx512f\n"
+                       "processor\t: 1\nmodel name\t: Test CPU 9000\nflags\t\t: fpu sse avx2 fma avx512f\n")
+    monkeypatch.setattr(cores, "PROC_CPUINFO", cpuinfo)
+    info = cpu_info()
+    assert info["model"] == "Test CPU 9000"
+    assert info["flags"] == ["avx2", "avx512f", "fma"]
+    assert info["cores_available"] >= 1
