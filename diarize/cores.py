@@ -8,7 +8,9 @@ Rules:
    (``-1`` is no quota). A quota counts ``quota / period`` cores, rounded down; the result is at least 1.
 2. A stage's thread count of ``0`` (the default of ``asr.cpu_threads`` and ``speakers.num_threads``) means
    "size from the machine"; any other number is used as given, even above the cores available.
-3. A run's budget is the cores available (rule 1), or the number ``--threads`` gives.
+3. A run's budget is the cores available (rule 1), or the number ``--threads`` gives. When both stages name
+   their counts and no budget is given, the counts are the plan (side by side when rule 4 allows it, whatever
+   the cores), and its budget is the cores they use: their sum side by side, the larger one otherwise.
 4. Transcription and the speaker stage run side by side only when the pipeline asks for it, transcription
    runs on faster-whisper (openai-whisper's PyTorch thread count is process-wide) and the budget is at least
    2 cores; otherwise they run one after the other.
@@ -149,6 +151,8 @@ def plan_threads(asr: int, speakers: int, *, parallel: bool, budget: int | None 
     ``parallel`` says whether the pipeline and its backend allow the stages to overlap; ``budget`` replaces
     the cores available (``--threads``).
     """
+    if asr and speakers and budget is None:  # rule 3: explicit counts are the plan
+        return ThreadPlan(asr + speakers if parallel else max(asr, speakers), asr, speakers, parallel=parallel)
     cores = budget if budget is not None else available_cores()
     side_by_side = parallel and cores >= 2
     if not side_by_side:

@@ -1,9 +1,11 @@
 """Progress hooks: how long work reports how far it has got.
 
-A hook is any callable ``hook(stage, completed, total)``: ``stage`` names the step (decode, vad, asr,
-segmentation, embeddings, clustering, assign), ``completed`` of ``total`` units of it are done. Stages call
-their hook at the start (``completed == 0``), after each unit and at the end; a hook must be quick and may
-raise to stop the work (the pipeline's cancellation does). :class:`Hooks` sends one report to several hooks.
+A hook is any callable ``hook(stage, completed, total)``: ``stage`` names the step (models, decode, vad,
+language, asr, segmentation, embeddings, clustering, assign; the command line adds write), ``completed`` of
+``total`` units of it are done. Units are the stage's own: models loaded, milliseconds of window audio decoded
+(asr), chunks or batches (segmentation, embeddings); ``completed / total`` is the share done. Stages call their
+hook at the start (``completed == 0``), after each unit and at the end; a hook must be quick and may raise to
+stop the work (the pipeline's cancellation does). :class:`Hooks` sends one report to several hooks.
 """
 
 from __future__ import annotations

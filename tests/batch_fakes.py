@@ -2,6 +2,7 @@
 tiny WAV files.
 
 Importable by spawned worker processes (the spawn start method passes the test process's ``sys.path``).
+:func:`comparable_outputs` reads a batch's outputs for comparing two runs.
 
 ======================  ===============================================
 name starts with        the fake task
@@ -28,9 +29,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from diarize.batch import Job, TaskOutput
+from diarize.batch.outputs import MARKER_NAME
 from diarize.errors import MediaError, ModelError
 
-__all__ = ["FakeTask", "write_wav"]
+__all__ = ["FakeTask", "comparable_outputs", "write_wav"]
 
 
 @dataclass
@@ -88,3 +90,20 @@ def write_wav(path: Path, seconds: float = 0.25, value: int = 0) -> Path:
         out.setframerate(16000)
         out.writeframes(struct.pack("<h", value) * frames)
     return path
+
+
+def comparable_outputs(out: Path) -> dict[str, object]:
+    """Every output file of the batch folder ``out``, by ``<id>/<name>``; JSON parsed, without its provenance
+    timings (the one part that differs between two runs of the same inputs)."""
+    found: dict[str, object] = {}
+    for path in sorted(out.glob("*/*")):
+        if path.name == MARKER_NAME or path.parent.name.startswith("."):
+            continue
+        key = f"{path.parent.name}/{path.name}"
+        if path.suffix == ".json":
+            data = json.loads(path.read_text())
+            data["provenance"].pop("timings")
+            found[key] = data
+        else:
+            found[key] = path.read_bytes()
+    return found

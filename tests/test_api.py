@@ -88,7 +88,7 @@ def test_transcribe_applies_hints_like_the_command_line(monkeypatch):
 
 def test_result_words_are_every_word_in_order():
     result = _result()
-    assert [w.text for w in result.words] == [" Hello", " there.", " Hi", " Ana."]
+    assert [w.text for w in result.words] == ["Hello", "there.", "Hi", "Ana."]  # no leading blanks
     assert result.words == tuple(w for s in result.segments for w in s.words)
 
 

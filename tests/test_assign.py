@@ -224,7 +224,7 @@ def test_a_segment_never_mixes_speakers() -> None:
         t += length + rng.choice([0.0, 0.0, 0.8])
     out = attribute(transcript(*items), diarization(turns(*spk_turns)))
     assert len(out.words) == 300
-    assert [w.text for w in out.words] == [i[2] for i in items]  # every word once, in order
+    assert [w.text for w in out.words] == [i[2].strip() for i in items]  # every word once, in order
     for seg in out.segments:
         assert {w.speaker for w in seg.words} == {seg.speaker}
         assert (seg.start, seg.end) == (seg.words[0].start, seg.words[-1].end)

@@ -18,12 +18,15 @@ import time
 from pathlib import Path
 
 import pytest
+from batch_fakes import comparable_outputs
 from click.testing import CliRunner
 
 from diarize.batch import RunManifest
 from diarize.batch.outputs import MANIFEST_NAME, MARKER_NAME, TMP_PREFIX
 from diarize.cli.main import cli
 from diarize.cli.tools import BATCH_SOME_FAILED
+from diarize.config import load_pipeline
+from diarize.cores import available_cores, config_plan
 
 pytestmark = pytest.mark.slow
 
@@ -65,22 +68,6 @@ def _statuses(out: Path) -> dict[str, str]:
     return {r["path"].split("/in/", 1)[-1]: r["status"] for r in _final(out).values()}
 
 
-def _outputs(out: Path) -> dict[str, object]:
-    """Every output file, by ``<id>/<name>``; JSON without its provenance timings."""
-    found: dict[str, object] = {}
-    for path in sorted(out.glob("*/*")):
-        if path.name == MARKER_NAME or path.parent.name.startswith("."):
-            continue
-        key = f"{path.parent.name}/{path.name}"
-        if path.suffix == ".json":
-            data = json.loads(path.read_text())
-            data["provenance"].pop("timings")
-            found[key] = data
-        else:
-            found[key] = path.read_bytes()
-    return found
-
-
 @pytest.fixture(scope="module")
 def clean_run(media_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("clean") / "out"
@@ -101,11 +88,14 @@ def test_folder_with_real_and_broken_files(clean_run: Path, media_dir: Path) -> 
     assert errors["notes.wav"].startswith("cannot be decoded: not a media file")
     assert errors["corrupt.wav"].startswith("truncated")
     jfk = next(r for r in _final(clean_run).values() if r["path"].endswith("jfk.flac"))
-    assert sorted(o["file"] for o in jfk["outputs"]) == ["jfk.json", "jfk.rttm", "jfk.words.csv"]
+    assert sorted(o["file"] for o in jfk["outputs"]) == ["jfk.json", "jfk.rttm", "jfk.speakers.npz", "jfk.words.csv"]
     result = json.loads((clean_run / jfk["id"] / "jfk.json").read_text())
     words = " ".join(w["word"].strip() for s in result["segments"] for w in s["words"]).lower()
     assert "ask not what your country can do for you" in words
     assert result["source"]["path"] == str(media_dir / "jfk.flac")
+    # the cores shared by the two workers (on two cores: one each, each worker's stages one after the other)
+    share = max(1, available_cores() // int(WORKERS))
+    assert result["provenance"]["threads"] == config_plan(load_pipeline("archive"), share).to_dict()
     assert 0 < jfk["rtf"] < 20 and jfk["worker"]["peak_rss_mb"] > 100 and jfk["worker"]["threads"] == 1
     assert (clean_run / "summary.parquet").is_file()
 
@@ -159,7 +149,7 @@ def test_killed_and_resumed_run_matches_a_clean_run(clean_run: Path, media_dir: 
     assert len(lines) == len({r["id"] for r in lines}) == 9  # final state, one line per input
     assert _statuses(out) == _statuses(clean_run)
     assert not list(out.glob(f"{TMP_PREFIX}*"))
-    assert _outputs(out) == _outputs(clean_run)
+    assert comparable_outputs(out) == comparable_outputs(clean_run)
 
 
 @pytest.mark.parametrize("signum, status", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
@@ -194,7 +184,7 @@ def test_interrupted_and_resumed_run_matches_a_clean_run(
     lines = [json.loads(line) for line in (out / MANIFEST_NAME).read_text().splitlines()]
     assert len(lines) == len({r["id"] for r in lines}) == 9
     assert _statuses(out) == _statuses(clean_run)
-    assert _outputs(out) == _outputs(clean_run)
+    assert comparable_outputs(out) == comparable_outputs(clean_run)
 
 
 def test_ray_engine_matches_local(clean_run: Path, media_dir: Path, tmp_path: Path) -> None:
@@ -204,4 +194,4 @@ def test_ray_engine_matches_local(clean_run: Path, media_dir: Path, tmp_path: Pa
     assert code == BATCH_SOME_FAILED, output
     assert _statuses(out) == _statuses(clean_run)
     assert {r["engine"] for r in _final(out).values()} == {"ray"}
-    assert _outputs(out) == _outputs(clean_run)
+    assert comparable_outputs(out) == comparable_outputs(clean_run)

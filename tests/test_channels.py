@@ -45,11 +45,11 @@ def _burst(seconds: float, start: float, end: float, seed: int, level: float = 0
     return signal.astype(np.float32)
 
 
-def _call(bleed: float = 0.1) -> tuple[np.ndarray, np.ndarray]:
+def _call(bleed: float = 0.1) -> np.ndarray:
     """Party A talks 0–1 s on channel 0, party B 0.5–1.5 s on channel 1, each heard at ``bleed`` on the other
-    channel; returns the two-channel signal and the clean parties."""
+    channel: shape ``(2, samples)``."""
     a, b = _burst(2.0, 0.0, 1.0, seed=1), _burst(2.0, 0.5, 1.5, seed=2)
-    return np.stack([a + bleed * b, b + bleed * a]), np.stack([a, b])
+    return np.stack([a + bleed * b, b + bleed * a])
 
 
 def _frames(start: float, end: float) -> slice:
@@ -60,7 +60,7 @@ def _frames(start: float, end: float) -> slice:
 
 
 def test_each_party_dominates_its_own_channel_and_both_in_overlap() -> None:
-    mixed, _ = _call()
+    mixed = _call()
     mask = dominance(mixed, RATE, FRAME, within_db=12.0)  # shape: (2, frames)
     assert mask.shape == (2, 100)
     assert mask[0, _frames(0.0, 0.5)].all() and not mask[1, _frames(0.0, 0.5)].any()  # A alone: B's is bleed
@@ -79,7 +79,7 @@ def test_the_threshold_is_the_level_difference_to_the_loudest_channel() -> None:
 
 
 def test_suppression_silences_cross_talk_and_keeps_each_party() -> None:
-    mixed, _ = _call()
+    mixed = _call()
     before = mixed.copy()
     out = suppress_bleed(mixed, RATE, FRAME, within_db=12.0)
     assert out.shape == mixed.shape and out.dtype == np.float32
@@ -98,7 +98,7 @@ def test_suppression_silences_cross_talk_and_keeps_each_party() -> None:
 
 
 def test_gain_changes_without_a_step() -> None:
-    mixed, _ = _call()
+    mixed = _call()
     out = suppress_bleed(mixed, RATE, FRAME, within_db=12.0)
     gain = np.divide(out[1], mixed[1], out=np.ones_like(out[1]), where=np.abs(mixed[1]) > 1e-4)
     edge = slice(int(0.5 * RATE) - 2 * int(FRAME * RATE), int(0.5 * RATE) + 2 * int(FRAME * RATE))
@@ -177,6 +177,19 @@ def _stereo(path: Path, subtype: str = "PCM_16") -> np.ndarray:
     sf.write(path, samples, RATE, subtype=subtype)
     data, _ = sf.read(path, dtype="float32")
     return data
+
+
+def test_the_command_line_refuses_an_unknown_channel_use(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from diarize.cli.main import cli
+
+    path = tmp_path / "call.wav"
+    _stereo(path)
+    outcome = CliRunner().invoke(cli, ["run", str(path), "-o", str(tmp_path / "out"), "--channels", "left"])
+    assert outcome.exit_code == 2
+    assert "Invalid value for '--channels': 'left' is not mix, split or a channel number (from 0)" in outcome.output
+    assert not (tmp_path / "out").exists()
 
 
 @pytest.mark.parametrize("subtype", ["PCM_16", "FLOAT", "PCM_U8"])

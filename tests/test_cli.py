@@ -12,6 +12,7 @@ import sys
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import click
 import numpy as np
@@ -129,7 +130,7 @@ def test_speaker_names_rename_every_output(shared_data, tmp_path):
     )
     assert code == 0, stderr
     data = json.loads((tmp_path / "jfk.json").read_text())
-    assert data["speakers"] == ["John F. Kennedy"]
+    assert [(r["label"], r["name"]) for r in data["speakers"]] == [("John F. Kennedy", "John F. Kennedy")]
     assert "[John F. Kennedy]" in (tmp_path / "jfk.srt").read_text()
     assert (tmp_path / "jfk.txt").read_text().startswith("John F. Kennedy [00:00:00]:")
     assert "ask not what your country can do for you" in data["segments"][0]["text"] + " ".join(
@@ -266,13 +267,28 @@ def test_several_inputs_go_on_past_a_bad_one(shared_data, tmp_path, suffix):
     code, stdout, stderr = invoke("run", str(first), str(second), str(third), "-o", str(out), "-f", "json,rttm")
     assert code == 1
     assert sorted(p.name for p in out.iterdir()) == [
-        "ami_ES2011a_headset_40-46s.json", "ami_ES2011a_headset_40-46s.rttm", "jfk.json", "jfk.rttm",
+        "ami_ES2011a_headset_40-46s.json", "ami_ES2011a_headset_40-46s.rttm", "ami_ES2011a_headset_40-46s.speakers.npz",
+        "jfk.json", "jfk.rttm", "jfk.speakers.npz",
     ]
-    lines = [line for line in stderr.splitlines() if line.strip()]
+    lines = [line for line in stderr.splitlines() if line.startswith("diarize: ")]  # not the progress lines
     assert len(lines) == 2, stderr
     assert lines[0].startswith(f"diarize: error: {second}: ") and "truncated" in lines[0]
     assert lines[1] == "diarize: 2 of 3 inputs done, 1 failed"
     assert str(first) in stdout and str(third) in stdout and str(second) not in stdout
+
+
+@pytest.mark.slow
+def test_outputs_go_to_the_current_folder_and_the_summary_names_them(shared_data, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    code, stdout, stderr = invoke("run", str(shared_data / "speech/jfk.flac"), "-f", "json,md")
+    assert code == 0, stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["jfk.json", "jfk.md", "jfk.speakers.npz"]
+    lines = stdout.splitlines()
+    assert re.match(rf"{re.escape(str(shared_data / 'speech/jfk.flac'))}: 1 speaker, \d+ words; 11 s of audio in "
+                    r"[\d.]+ s \(RTF [\d.]+", lines[0]), lines[0]
+    assert re.fullmatch(r"  SPEAKER_00   0:\d\d  100 %", lines[1]), lines[1]
+    assert lines[2] == "  ./  jfk.{json,speakers.npz,md}"
+    assert "jfk.flac: loading models" in stderr.splitlines()[0]  # progress, plain off a terminal
 
 
 def test_unusable_inputs_are_reported_before_any_work(tmp_path):
@@ -292,6 +308,7 @@ def test_unusable_inputs_are_reported_before_any_work(tmp_path):
 _HANG_BOUND = 20.0  # s: far above the promised 2 s; only a hang fails the test
 _TRIGGER_BOUND = 900.0  # s: the stage must be reached within this on a busy machine
 _LOG_LINE = re.compile(r"^(DEBUG|INFO|WARNING) [\w.\-]+: ")
+_PROGRESS_LINE = re.compile(r"^\S+\.(wav|mp4|flac): ")  # a plain progress line, printed before the signal
 
 
 @pytest.fixture(scope="module")
@@ -348,7 +365,7 @@ def _interrupt(args: list[str], trigger: str, sig: signal.Signals) -> tuple[int,
     ("trigger", "sig"),
     [
         (r"diarize\.models\.cache: loaded \S+ in", signal.SIGINT),  # while the other models load
-        (r"asr started", signal.SIGINT),  # transcribing here, the speaker stage in its thread
+        (r"transcription started", signal.SIGINT),  # transcribing here, the speaker stage in its thread
         (r"embeddings started", signal.SIGINT),  # inside the speaker thread
         (r"segmentation started", signal.SIGTERM),
     ],
@@ -358,7 +375,7 @@ def test_a_signal_stops_the_run(long_recording, tmp_path, trigger, sig):
     out = tmp_path / "out"
     code, after, _ = _interrupt(["run", str(long_recording), "-o", str(out), "-f", "all"], trigger, sig)
     assert code == 128 + sig
-    said = [line for line in after if not _LOG_LINE.match(line)]
+    said = [line for line in after if not _LOG_LINE.match(line) and not _PROGRESS_LINE.match(line)]
     assert said == ["diarize: interrupted" + ("" if sig == signal.SIGINT else " (SIGTERM)")], after
     assert not out.exists() or list(out.iterdir()) == []
 
@@ -368,7 +385,8 @@ def test_a_signal_stops_the_demo(tmp_path):
     out = tmp_path / "demo"
     code, after, _ = _interrupt(["demo", "-o", str(out)], r"segmentation started", signal.SIGINT)
     assert code == 130
-    assert [line for line in after if not _LOG_LINE.match(line)] == ["diarize: interrupted"], after
+    said = [line for line in after if not _LOG_LINE.match(line) and not _PROGRESS_LINE.match(line)]
+    assert said == ["diarize: interrupted"], after
     assert not out.exists() or list(out.iterdir()) == []
 
 
@@ -404,19 +422,117 @@ def test_other_signals_do_not_stop_the_work():
         signal.signal(signal.SIGUSR1, previous)
 
 
-def test_progress_line_clears_itself_before_an_error_line():
+def _plain_progress(every: float = 10.0) -> tuple[Any, Any, list[float]]:
     import io
 
-    from diarize.cli.progress import ProgressLine
+    from rich.console import Console
+
+    from diarize.cli.progress import RunProgress
 
     stream = io.StringIO()
-    progress = ProgressLine("[1/1] a.wav", stream=stream, interactive=True)
-    progress("asr", 3, 10)
-    width = len(stream.getvalue()) - 1
+    now = [100.0]
+    progress = RunProgress(Console(file=stream, width=200), interactive=False, every=every, clock=lambda: now[0])
+    return progress, stream, now
+
+
+def test_plain_progress_prints_at_once_and_at_every_stage_change():
+    progress, stream, now = _plain_progress()
+    progress.start("a.wav", 60.0, ("json",))
+    assert stream.getvalue() == "a.wav: loading models\n"  # before any model is loaded
+    for stage, done, total, at in [("models", 0, 2, 100.0), ("models", 2, 2, 104.0), ("segmentation", 0, 5, 104.5),
+                                   ("segmentation", 3, 5, 106.0), ("asr", 0, 60_000, 105.0),
+                                   ("asr", 30_000, 60_000, 110.0)]:
+        now[0] = at
+        progress(stage, done, total)
+    progress.close()
+    lines = stream.getvalue().splitlines()
+    assert lines[1] == "a.wav: models loaded in 4.0 s"
+    assert lines[2].startswith("a.wav: segmentation started; segmentation 0.0/60.0 s, ")
+    assert lines[3].startswith("a.wav: transcription started; ") and len(lines) == 4  # no line within a stage
+    assert re.search(r"\d+ % done, about \d+:\d\d left$", lines[3])
+
+
+def test_the_estimate_follows_the_measured_speed():
+    estimates = []
+    for loading in (1.0, 10.0):  # an idle machine, then one ten times slower
+        progress, _, now = _plain_progress()
+        progress.start("a.wav", 100.0)
+        progress("models", 0, 2)
+        now[0] += loading
+        progress("models", 2, 2)
+        estimates.append(progress.remaining())
+        progress("asr", 0, 100_000)  # half the transcription done in 10 s: its own rate from now on
+        now[0] += 10.0
+        progress("asr", 50_000, 100_000)
+        assert 0 < progress.percent() < 100
+        assert progress.remaining() >= 10.0
+    assert estimates[1] == pytest.approx(10 * estimates[0], rel=0.05)
+
+
+def test_quiet_progress_prints_nothing():
+    import io
+
+    from rich.console import Console
+
+    from diarize.cli.progress import RunProgress
+
+    stream = io.StringIO()
+    progress = RunProgress(Console(file=stream), interactive=False, quiet=True)
+    progress.start("a.wav", 10.0)
+    progress("asr", 1, 2)
+    progress.close()
+    assert stream.getvalue() == ""
+
+
+def test_a_quiet_plain_period_still_gets_a_line():
+    progress, stream, now = _plain_progress(every=0.6)
+    progress.start("a.wav", 60.0)
+    progress("models", 0, 2)
+    now[0] += 5.0  # the clock moved on: the ticker prints within its next wake-up
+    deadline = time.monotonic() + 5
+    while stream.getvalue().count("\n") < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
     progress.clear()
-    assert stream.getvalue().endswith("\r" + " " * width + "\r")
-    progress.close()  # nothing left to end
-    assert stream.getvalue().endswith("\r")
+    assert stream.getvalue().splitlines()[1].startswith("a.wav: ")
+
+
+def test_live_progress_draws_on_a_terminal_and_leaves_no_trace():
+    import io
+
+    from rich.console import Console
+
+    from diarize.cli.progress import RunProgress
+
+    stream = io.StringIO()
+    console = Console(file=stream, force_terminal=True, width=120)
+    progress = RunProgress(console)
+    progress.start("a.wav", 30.0)
+    progress("models", 2, 2)
+    progress("asr", 10_000, 30_000)
+    progress.close()
+    assert "loading models" in stream.getvalue() and "transcription" in stream.getvalue()
+    assert "10.0/30.0 s" in stream.getvalue()
+
+
+@pytest.mark.parametrize("command", [(), ("run",), ("demo",), ("eval",), ("batch",), ("bench",), ("models",),
+                                     ("models", "list"), ("models", "prepare"), ("voices",), ("voices", "add"),
+                                     ("voices", "list"), ("voices", "remove")])
+def test_help_states_examples_and_true_defaults(command):
+    code, stdout, _ = invoke(*command, "--help")
+    assert code == 0
+    examples = re.findall(r"^    (diarize .+)$", stdout.split("Examples:")[-1], flags=re.M)
+    assert 2 <= len(examples) <= 3, stdout
+    assert "[default: the pipeline's]  [default: all]" not in " ".join(stdout.split())
+    if command == ("run",):
+        flat = " ".join(stdout.split())
+        assert "[default: the current folder]" in flat and "meeting: md,json,srt" in flat
+        assert "--timestamps [sentence|turn|0.5s|1s|10s]" in stdout
+
+
+def test_quiet_and_a_missing_input_print_the_error_only(tmp_path):
+    code, stdout, stderr = invoke("-q", "run", str(tmp_path / "absent.wav"))
+    assert code == 1 and stdout == ""
+    assert stderr.strip().splitlines() == [f"diarize: error: {tmp_path / 'absent.wav'}: no such file"]
 
 
 def test_output_guard_removes_only_what_appeared_since_the_last_commit(tmp_path):
@@ -542,3 +658,25 @@ def _gone(pid: int) -> bool:
     except OSError:
         return True
     return stat.rsplit(")", 1)[-1].split()[0] == "Z"
+
+
+def test_ctrl_c_while_arguments_are_parsed_is_an_interruption_not_aborted():
+    from diarize.cli.common import Group
+
+    def stop(ctx: click.Context, param: click.Parameter, value: object) -> object:
+        raise KeyboardInterrupt
+
+    @click.group(cls=Group)
+    @click.option("--early", callback=stop)  # parsed before any command runs
+    def root(early: object) -> None:
+        raise AssertionError("not reached")
+
+    @root.command("slow")
+    @click.option("--value", callback=stop)
+    def slow(value: object) -> None:
+        raise AssertionError("not reached")
+
+    for args in (["--early", "1", "slow"], ["slow", "--value", "1"]):
+        result = CliRunner().invoke(root, args)
+        assert result.exit_code == 130 and "Aborted" not in result.output, args
+        assert result.stderr == "diarize: interrupted\n"

@@ -1,13 +1,15 @@
 """One attribution, every output: the real pipeline on real recordings, and all written files agree.
 
 Each word's speaker is a speaker the RTTM turns make active at the word's midpoint (or the nearest turn's when
-none is), and JSON, RTTM, SRT, VTT, Markdown and the word table carry the same speakers and the same words.
+none is), and JSON, RTTM, SRT, VTT, Markdown, plain text and the word table carry the same speakers, the same
+words and the same talk times (on a meeting, the pyannote sample and a talking-head video).
 Word speaker error (WDER) and cpWER are held to the values measured on ``simconv_en_text``.
 """
 
 from __future__ import annotations
 
 import csv
+import json
 import re
 from pathlib import Path
 
@@ -18,11 +20,14 @@ from diarize.types import Result, Word
 
 pytestmark = pytest.mark.slow
 
-FORMATS = ("json", "rttm", "srt", "vtt", "md", "csv")
+FORMATS = ("json", "rttm", "srt", "vtt", "md", "txt", "csv")
 _TIME = re.compile(r"^\d\d:\d\d:\d\d[.,]\d\d\d --> ")
 _SRT_TAG = re.compile(r"\[(SPEAKER_\d+)\]")
 _VTT_TAG = re.compile(r"<v ([^>]+)>")
 _MD_LINE = re.compile(r"^\*\*(.+?)\*\*\s*\[[\d:]+\]:\s*(.*)$")
+_MD_TALK = re.compile(r"^\| (.+?) \| (\d\d):(\d\d):(\d\d) \| ([\d.]+) % \|$")
+_TXT_LINE = re.compile(r"^(.+?) \[[\d:]+\]: (.*)$")
+STEMS = ["simconv_en_text", "sample", "WDA_KatieHill_000"]
 
 
 @pytest.fixture(scope="module")
@@ -33,7 +38,8 @@ def outputs(tmp_path_factory: pytest.TempPathFactory, shared_data: Path, pyannot
     models = Models()
     out = tmp_path_factory.mktemp("consistency")
     stems: dict[str, Path] = {}
-    for media in (shared_data / "meetings" / "simconv_en_text.wav", pyannote_sample):
+    video = shared_data / "video" / "WDA_KatieHill_000.mp4"
+    for media in (shared_data / "meetings" / "simconv_en_text.wav", pyannote_sample, video):
         run(media, models=models).write(out, FORMATS)
         stems[media.stem] = out / media.stem
     return stems
@@ -46,7 +52,7 @@ def _rttm(path: Path) -> list[tuple[float, float, str]]:
 
 def _cues(path: Path, tag: re.Pattern[str]) -> list[tuple[str, list[str]]]:
     """``(speaker, tokens)`` of each speaker's part of each subtitle cue, in order. A part without a speaker
-    tag continues the previous part's speaker; a dialogue dash opening a part is not a word."""
+    tag continues the previous part's speaker; a dialogue dash (before or after the tag) is not a word."""
     parts: list[tuple[str, list[str]]] = []
     text: list[str] | None = None  # None: outside a cue
     for line in [*path.read_text(encoding="utf-8").splitlines(), ""]:
@@ -58,9 +64,7 @@ def _cues(path: Path, tag: re.Pattern[str]) -> list[tuple[str, list[str]]]:
             pieces = tag.split(" ".join(text))  # text, speaker, text, speaker, text...
             speakers = [parts[-1][0] if parts else "", *pieces[1::2]]
             for speaker, piece in zip(speakers, pieces[::2], strict=True):
-                tokens = re.sub(r"<[^>]*>", " ", piece).split()
-                if tokens[:1] == ["-"]:
-                    tokens = tokens[1:]
+                tokens = [t for t in re.sub(r"<[^>]*>", " ", piece).split() if t != "-"]  # dialogue dashes
                 if tokens:
                     parts.append((speaker, tokens))
             text = None
@@ -79,7 +83,7 @@ def _active_or_nearest(turns: list[tuple[float, float, str]], word: Word) -> set
     return {s for a, b, s in turns if abs(max(a - mid, mid - b) - gap) < 2e-3}
 
 
-@pytest.mark.parametrize("stem", ["simconv_en_text", "sample"])
+@pytest.mark.parametrize("stem", ["simconv_en_text", "sample"])  # several speakers: every cue is labelled
 def test_every_output_tells_the_same_attribution(outputs: dict[str, Path], stem: str) -> None:
     base = outputs[stem]
     result = Result.from_json(base.with_suffix(".json"))
@@ -107,6 +111,53 @@ def test_every_output_tells_the_same_attribution(outputs: dict[str, Path], stem:
     assert {m.group(1) for m in md} == speakers
     assert sum(len(m.group(2).split()) for m in md) == len(tokens)
     assert [(m.group(1), t) for m in md for t in m.group(2).split()] == spoken
+
+
+def _union(spans: list[tuple[float, float]]) -> float:
+    total, reach = 0.0, float("-inf")
+    for a, b in sorted(spans):
+        a = max(a, reach)
+        if b > a:
+            total, reach = total + b - a, b
+    return total
+
+
+@pytest.mark.parametrize("stem", STEMS)
+def test_every_output_tells_the_same_talk_times_speakers_and_word_counts(outputs: dict[str, Path], stem: str) -> None:
+    from diarize.talk import talk_seconds
+
+    base = outputs[stem]
+    data = json.loads(base.with_suffix(".json").read_text(encoding="utf-8"))
+    records = {r["label"]: r for r in data["speakers"]}
+    speakers = set(records)
+    words = [w for s in data["segments"] for w in s["words"]]
+    assert words and all(w["word"] == w["word"].strip() for w in words)  # no leading blanks
+    # RTTM: the same speakers, and each talk time is the union of its turns
+    turns = _rttm(base.with_suffix(".rttm"))
+    assert {s for _, _, s in turns} == speakers
+    for label, record in records.items():
+        assert record["talk_time"] == pytest.approx(_union([(a, b) for a, b, s in turns if s == label]), abs=2e-3)
+        assert record["turns"] == sum(1 for *_, s in turns if s == label)
+    assert sum(r["share"] for r in records.values()) == pytest.approx(1.0, abs=1e-3)
+    # Markdown: the talk-time table shows the same seconds, rounded by the one rule
+    md = base.with_suffix(".md").read_text(encoding="utf-8").splitlines()
+    table = {m[1]: (3600 * int(m[2]) + 60 * int(m[3]) + int(m[4]), float(m[5])) for line in md
+             if (m := _MD_TALK.match(line))}
+    assert table == {k: (talk_seconds(r["talk_time"]), pytest.approx(100 * r["share"], abs=0.051))
+                     for k, r in records.items()}
+    # word counts: JSON words = table rows = Markdown tokens = plain-text tokens = subtitle tokens
+    with base.with_name(f"{stem}.words.csv").open(newline="", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    assert [r["word"] for r in rows] == [w["word"] for w in words]
+    assert {r["speaker"] for r in rows} == speakers
+    txt = [m for line in base.with_suffix(".txt").read_text(encoding="utf-8").splitlines()
+           if (m := _TXT_LINE.match(line))]
+    assert {m[1] for m in txt} == speakers
+    assert sum(len(m[2].split()) for m in txt) == len(words)
+    paragraphs = [m for line in md if (m := _MD_LINE.match(line.strip()))]
+    assert sum(len(m[2].split()) for m in paragraphs) == len(words)
+    for ext, tag in (("srt", _SRT_TAG), ("vtt", _VTT_TAG)):
+        assert sum(len(tokens) for _, tokens in _cues(base.with_suffix(f".{ext}"), tag)) == len(words), ext
 
 
 def test_word_speaker_errors_hold(outputs: dict[str, Path], shared_data: Path) -> None:

@@ -104,6 +104,12 @@ def test_explicit_counts_win_and_the_other_stage_gets_the_rest():
     assert plan_threads(4, 0, parallel=True, budget=4) == ThreadPlan(4, 4, 1, parallel=True)
 
 
+def test_counts_that_both_stages_name_are_the_plan(machine):
+    machine(1)
+    assert plan_threads(1, 3, parallel=True) == ThreadPlan(4, 1, 3, parallel=True)
+    assert plan_threads(2, 4, parallel=False) == ThreadPlan(4, 2, 4, parallel=False)
+
+
 def test_the_plan_sizes_from_the_machine_without_a_budget(machine):
     machine(3)
     assert plan_threads(0, 0, parallel=True) == ThreadPlan(3, 1, 2, parallel=True)
@@ -118,7 +124,8 @@ def test_with_threads_writes_the_plan_into_the_config():
     config = load_pipeline("meeting")
     sized = with_threads(config, 3)
     assert (sized.asr.cpu_threads, sized.speakers.num_threads, sized.parallel) == (1, 2, True)
-    assert config_plan(sized, 3) == config_plan(config, 3)  # explicit now, the same plan
+    assert config_plan(sized) == config_plan(config, 3)  # explicit now: the same plan, whatever the machine
+    assert config_plan(with_threads(config, 1)) == ThreadPlan(1, 1, 1, parallel=False)
 
 
 @pytest.mark.parametrize(

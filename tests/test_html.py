@@ -1,11 +1,10 @@
 """The HTML transcript viewer: the page's content and safety without a browser, then its behaviour in real
 headless Chromium (Playwright driving Debian's ``/usr/bin/chromium``; those tests skip when either is absent):
-playback, search, renaming, the video player and its captions, finding the media, the codec notice, the
-layout at 1400 and 420 px, and the downloads with the names given in the page.
+loading offline, seeking, highlighting, search, renaming, escaping, a long meeting, embedded media, the demo.
+The player, the layout and the downloads are tested in ``test_html_player.py``.
 
 The browser tests save a screenshot of the viewer to ``test-artifacts/html-viewer.png`` in the repository root
-(git-ignored); the layout test saves its screenshots in its ``tmp_path`` and copies them there
-(``html-viewer-{audio,video}-{1400,420}.png``).
+(git-ignored).
 """
 
 from __future__ import annotations
@@ -14,136 +13,32 @@ import base64
 import hashlib
 import json
 import logging
-import os
-import random
 import re
 import shutil
 import time
 from collections.abc import Iterator
-from dataclasses import replace
-from fractions import Fraction
-from pathlib import Path, PurePath
+from pathlib import Path
 from typing import Any
 
 import pytest
+from viewer_pages import (
+    ARTIFACTS,
+    NOT_FOUND,
+    Page,
+    as_video,
+    chromium,
+    long_meeting,
+    page_data,
+    page_exports,
+    simconv_result,
+    tiny_result,
+)
 
-from diarize.cli.common import read_speaker_names
-from diarize.errors import ConfigError
-from diarize.types import MediaInfo, Result, Segment, SpeakerTurn, VideoInfo, Word
-from diarize.writers import HtmlOptions, OutputContext, WriterOptions, rename_speakers, render, resolve_formats, write
+from diarize.types import MediaInfo, Result, Segment, SpeakerTurn, Word
+from diarize.writers import HtmlOptions, OutputContext, WriterOptions, resolve_formats, write
 from diarize.writers.html import render_html, viewer_data
-from diarize.writers.timeline import overlap_spans
-from diarize.writers.viewer.exports import MARKER_BASE, unpack
+from diarize.writers.viewer.exports import MARKER_BASE
 from diarize.writers.viewer.media import media_href
-
-ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
-NOT_FOUND = "Failed to load resource: net::ERR_FILE_NOT_FOUND"
-CHROMIUM = os.environ.get("DIARIZE_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]
-
-
-# --- results to render -----------------------------------------------------------------------------------
-
-
-def simconv_result(data: Path, media: Path) -> Result:
-    """The reference of ``meetings/simconv_en_text.wav`` as a Result: turns from the RTTM, words from the
-    SegLST text spread evenly over each utterance, labels ``SPEAKER_00``… in order of first appearance."""
-    rttm = [line.split() for line in (data / "simconv_en_text.rttm").read_text().splitlines() if line.strip()]
-    labels: dict[str, str] = {}
-    for fields in rttm:
-        labels.setdefault(fields[7], f"SPEAKER_{len(labels):02d}")
-    turns = tuple(
-        SpeakerTurn(float(f[3]), round(float(f[3]) + float(f[4]), 3), labels[f[7]]) for f in rttm
-    )
-    overlaps = overlap_spans(turns)
-    segments = []
-    for item in json.loads((data / "simconv_en_text.seglst.json").read_text()):
-        tokens = item["words"].lower().split()
-        step = (item["end_time"] - item["start_time"]) / len(tokens)
-        speaker = labels[item["speaker"]]
-        words = []
-        for i, token in enumerate(tokens):
-            start = round(item["start_time"] + i * step, 3)
-            end = round(item["start_time"] + (i + 1) * step, 3)
-            overlap = any(a < end and b > start for a, b in overlaps)
-            words.append(Word(start, end, " " + token, 0.9, speaker, overlap))
-        segments.append(Segment(words[0].start, words[-1].end, " ".join(tokens), tuple(words), speaker))
-    segments.sort(key=lambda s: s.start)
-    source = MediaInfo(str(media), 31.192, 16000, 1, "pcm_s16le", "wav")
-    return Result(source, "en", tuple(labels.values()), turns, tuple(segments))
-
-
-def long_meeting(hours: float = 2.0, speakers: int = 6, seed: int = 7) -> Result:
-    """A generated meeting: one-speaker sentences of 8-40 words, sometimes overlapping the next one."""
-    rng = random.Random(seed)
-    vocab = ["the", "a", "we", "to", "and", "of", "project", "budget", "meeting", "plan", "next", "quarter",
-             "design", "team", "think", "yes", "so", "right", "okay", "data", "model", "release", "customer",
-             "feedback", "week", "time", "really"]
-    labels = tuple(f"SPEAKER_{i:02d}" for i in range(speakers))
-    t, turns, segments = 0.5, [], []
-    while t < hours * 3600 - 10:
-        speaker, start, words = rng.choice(labels), t, []
-        for _ in range(rng.randint(8, 40)):
-            length = rng.uniform(0.18, 0.4)
-            words.append(Word(round(t, 3), round(t + length, 3), " " + rng.choice(vocab), 0.9, speaker))
-            t += length + rng.uniform(0.0, 0.08)
-        segments.append(Segment(start, words[-1].end, "".join(w.text for w in words), tuple(words), speaker))
-        turns.append(SpeakerTurn(start, words[-1].end, speaker))
-        t = max(start + 0.5, t + rng.uniform(-0.6, 1.2))
-    source = MediaInfo("meeting.wav", hours * 3600, 16000, 1, "pcm_s16le", "wav")
-    return Result(source, "en", labels, tuple(turns), tuple(segments))
-
-
-def tiny_result(texts: list[str], path: str = "/in/talk.wav") -> Result:
-    words = tuple(Word(0.5 + i, 1.2 + i, " " + text, 0.9, "SPEAKER_00") for i, text in enumerate(texts))
-    segment = Segment(words[0].start, words[-1].end, " ".join(texts), words, "SPEAKER_00")
-    return Result(MediaInfo(path, 10.0, 16000, 1, "pcm_s16le", "wav"), "en", ("SPEAKER_00",),
-                  (SpeakerTurn(0.5, words[-1].end, "SPEAKER_00"),), (segment,))
-
-
-def page_data(page: str) -> dict[str, Any]:
-    blob = re.search(r'<script id="diarize-data" type="application/json">(.*?)</script>', page, re.S)
-    assert blob is not None
-    return json.loads(blob.group(1))  # type: ignore[no-any-return]
-
-
-def page_exports(page: str) -> dict[str, str]:
-    blob = re.search(r'<script id="diarize-exports" type="text/plain">(.*?)</script>', page, re.S)
-    assert blob is not None
-    return unpack(blob.group(1))
-
-
-def make_video(path: Path, codec: str, seconds: float = 2.0) -> Path:
-    """A 320x180, 25 fps video in ``codec`` (``libx264``, ``mpeg4``...) with a 440 Hz AAC tone, made with PyAV."""
-    import av
-    import numpy as np
-
-    with av.open(str(path), "w") as container:
-        video = container.add_stream(codec, rate=25)
-        video.width, video.height, video.pix_fmt = 320, 180, "yuv420p"
-        audio = container.add_stream("aac", rate=16000)
-        for i in range(int(seconds * 25)):
-            picture = np.full((180, 320, 3), (40 + 4 * i) % 255, np.uint8)
-            container.mux(video.encode(av.VideoFrame.from_ndarray(picture, format="rgb24")))
-        container.mux(video.encode())
-        t = np.arange(int(seconds * 16000)) / 16000
-        tone = av.AudioFrame.from_ndarray((0.2 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)[None, :],
-                                          format="fltp", layout="mono")
-        tone.sample_rate = 16000
-        container.mux(audio.encode(tone))
-        container.mux(audio.encode())
-    return path
-
-
-def as_video(result: Result, media: Path, codec: str = "h264") -> Result:
-    """``result`` as the transcript of the 320x180 video ``media`` whose picture is in ``codec``."""
-    video = VideoInfo(Fraction(25), 50, 320, 180, 2.0, codec)
-    source = MediaInfo(str(media), result.source.duration, 16000, 1, "aac", "mov,mp4,m4a,3gp,3g2,mj2", video)
-    return Result(source, result.language, result.speakers, result.turns, result.segments)
-
 
 # --- the page without a browser ------------------------------------------------------------------------
 
@@ -281,110 +176,12 @@ def test_segment_languages_are_tagged_where_they_change() -> None:
     assert viewer_data(result)["words"]["lang"] == [[1, "es"], [4, "en"]]
 
 
-def write_names(path: Path, text: str) -> str:
-    path.write_text(text, encoding="utf-8")
-    return f"@{path}"
-
-
-def test_speaker_names_are_read_from_a_csv_file(tmp_path: Path) -> None:
-    good = write_names(tmp_path / "names.csv", '\ufefflabel,name\nSPEAKER_00,"Ana, María"\n\nSPEAKER_01, Ben \n')
-    assert read_speaker_names(good) == {"SPEAKER_00": "Ana, María", "SPEAKER_01": "Ben"}
-    assert read_speaker_names("SPEAKER_00=Ana") == {"SPEAKER_00": "Ana"}
-    assert read_speaker_names(write_names(tmp_path / "empty.csv", "label,name\n")) == {}
-    bad = {
-        "header.csv": ("SPEAKER_00,Ana\n", "header.csv: a speaker names file starts with the header line label,name"),
-        "row.csv": ("label,name\nS0,Ana\nSPEAKER_01\n", "row.csv, line 3: expected label,name, got 'SPEAKER_01'"),
-        "twice.csv": ("label,name\nS,a\nS,b\n", "twice.csv, line 3: 'S' is named twice"),
-    }
-    for name, (text, message) in bad.items():
-        with pytest.raises(ConfigError) as error:
-            read_speaker_names(write_names(tmp_path / name, text))
-        assert str(error.value) == f"{tmp_path}/{message}"
-    (tmp_path / "latin1.csv").write_bytes("label,name\nS,Jos\xe9\n".encode("latin-1"))
-    with pytest.raises(ConfigError, match="latin1.csv: the speaker names file is not UTF-8 text"):
-        read_speaker_names(f"@{tmp_path / 'latin1.csv'}")
-    with pytest.raises(ConfigError, match="missing.csv: cannot read the speaker names file"):
-        read_speaker_names(f"@{tmp_path / 'missing.csv'}")
-
-
-def test_run_stops_on_a_bad_names_file_with_one_line(tmp_path: Path) -> None:
-    from click.testing import CliRunner
-
-    from diarize.cli.main import cli
-
-    names = write_names(tmp_path / "names.csv", "who,what\n")
-    run = CliRunner().invoke(cli, ["run", str(tmp_path / "talk.wav"), "-o", str(tmp_path / "out"),
-                                   "--speaker-names", names])
-    assert run.exit_code == 1
-    assert run.stderr.strip().splitlines() == [
-        f"diarize: error: {tmp_path}/names.csv: a speaker names file starts with the header line label,name"]
-
-
 # --- the page in headless Chromium ---------------------------------------------------------------------
 
 
 @pytest.fixture(scope="module")
 def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    """A fresh headless Chromium (its own profile) driven by Playwright; skips when either is missing."""
-    sync_api = pytest.importorskip("playwright.sync_api")
-    if not os.access(CHROMIUM, os.X_OK):
-        pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium)")
-    with sync_api.sync_playwright() as playwright:
-        context = playwright.chromium.launch_persistent_context(
-            str(tmp_path_factory.mktemp("chromium-profile")), executable_path=CHROMIUM, headless=True,
-            args=CHROMIUM_ARGS, viewport={"width": 1280, "height": 900},
-        )
-        yield context
-        context.close()
-
-
-class Page:
-    """An open viewer page, with what it logged and requested."""
-
-    def __init__(self, context: Any, path: Path, width: int | None = None) -> None:
-        self.page = context.new_page()
-        if width is not None:
-            self.page.set_viewport_size({"width": width, "height": 900})
-        self.errors: list[str] = []
-        self.requests: list[str] = []
-        self.page.on("console", lambda m: m.type in ("error", "warning") and self.errors.append(m.text))
-        self.page.on("pageerror", lambda e: self.errors.append(str(e)))
-        self.page.on("request", lambda r: self.requests.append(r.url))
-        started = time.perf_counter()
-        self.page.goto(path.as_uri())
-        self.page.wait_for_selector("html[data-ready=true]", timeout=30_000)
-        self.page.evaluate("0")  # the main thread answers: the page is interactive
-        self.seconds = time.perf_counter() - started
-
-    def wait_for(self, expression: str, timeout: float = 10.0) -> None:
-        """Poll a JavaScript expression until it is true (``wait_for_function`` evaluates strings with
-        ``eval``, which the page's Content-Security-Policy forbids)."""
-        deadline = time.monotonic() + timeout
-        while not self.page.evaluate(expression):
-            assert time.monotonic() < deadline, f"timed out waiting for {expression}"
-            self.page.wait_for_timeout(20)
-
-    def current_time(self) -> float:
-        return float(self.page.evaluate("document.getElementById('player').currentTime"))
-
-    def rename(self, index: int, name: str) -> None:
-        self.page.fill(f'input[data-s="{index}"]', name)
-        self.page.press(f'input[data-s="{index}"]', "Enter")
-
-    def download(self, fmt: str, folder: Path) -> Path:
-        """Click the page's ``fmt`` download button and save the file it gives into ``folder``."""
-        with self.page.expect_download() as info:
-            self.page.click(f'button[data-export="{fmt}"]')
-        target = folder / info.value.suggested_filename
-        info.value.save_as(target)
-        return target
-
-    def loaded(self) -> None:
-        """Wait until the player has the media's metadata."""
-        self.wait_for("document.getElementById('player').readyState >= 1")
-
-    def plays_from(self) -> str:
-        return str(self.page.evaluate("document.getElementById('player').currentSrc"))
+    yield from chromium(tmp_path_factory)
 
 
 @pytest.fixture(scope="module")
@@ -541,235 +338,6 @@ def test_embedded_media_plays_from_the_page_alone(browser: Any, shared_data: Pat
     assert [url for url in viewer.requests if not url.startswith("data:")] == [page.as_uri()]
     assert viewer.errors == []
     viewer.page.close()
-
-
-# --- the player: video, captions, finding the media, codecs ------------------------------------------------
-
-
-def meeting_video(folder: Path, codec: str = "libx264", hours: float = 0.01, speakers: int = 3) -> Result:
-    """A generated meeting transcript (36 s by default) of a 2 s video made in ``folder``."""
-    media = make_video(folder / "clip.mp4", codec)
-    return as_video(long_meeting(hours=hours, speakers=speakers), media, "mpeg4" if codec == "mpeg4" else "h264")
-
-
-def test_video_plays_at_its_aspect_ratio_with_switchable_captions(browser: Any, tmp_path: Path) -> None:
-    result = meeting_video(tmp_path)
-    write(result, "html", tmp_path)
-    viewer = Page(browser, tmp_path / "clip.html")
-    page = viewer.page
-    viewer.loaded()
-    box = page.locator("#player").bounding_box()
-    assert box["width"] / box["height"] == pytest.approx(320 / 180, rel=0.01)
-    assert 0.55 * 900 <= box["height"] <= 0.6 * 900 + 1  # as large as 60 % of the window's height allows
-    track = "document.querySelector('#player track')"
-    viewer.wait_for(f"{track} !== null && {track}.readyState === 2")
-    cues = dict(render(result, "vtt"))["clip.vtt"].decode().count(" --> ")
-    assert page.evaluate(f"[{track}.kind, {track}.track.mode, {track}.track.cues.length]") == ["captions", "showing",
-                                                                                              cues]
-    assert page.evaluate(f"{track}.track.cues[0].text").startswith("<v SPEAKER_")
-    page.evaluate("document.getElementById('player').currentTime = 1.0")
-    viewer.wait_for(f"{track}.track.activeCues.length === 1")
-    page.uncheck("#captions")
-    assert page.evaluate(f"{track}.track.mode") == "hidden"
-    page.check("#captions")
-    assert page.evaluate(f"{track}.track.mode") == "showing"
-    first = page.evaluate("JSON.parse(document.getElementById('diarize-data').textContent).words.k[0]")
-    viewer.rename(first, "Ana")  # the captions follow the names given in the page
-    viewer.wait_for(f"{track}.readyState === 2 && {track}.track.cues[0].text.startsWith('<v Ana>')")
-    assert page.evaluate("document.querySelectorAll('#player track').length") == 1
-    assert page.locator("#media-notice").is_hidden()
-    assert viewer.errors == []
-    page.close()
-
-
-def test_a_codec_the_browser_cannot_decode_is_named_with_the_fix(browser: Any, tmp_path: Path) -> None:
-    result = meeting_video(tmp_path, "mpeg4")
-    write(result, "html", tmp_path)
-    viewer = Page(browser, tmp_path / "clip.html")
-    notice = viewer.page.locator("#media-notice")
-    assert notice.is_visible()
-    assert "This browser cannot decode the video codec MPEG-4 Part 2 (mpeg4)." in notice.inner_text()
-    assert "ffmpeg -i clip.mp4 -c:v libx264 -c:a aac clip.web.mp4" in notice.inner_text()
-    viewer.page.close()
-    # recorded as H.264, which the browser says it plays: the picture that does not decode still tells
-    write(as_video(result, Path(result.source.path), "h264"), "html", tmp_path / "h264")
-    viewer = Page(browser, tmp_path / "h264" / "clip.html")
-    viewer.loaded()
-    viewer.wait_for("!document.getElementById('media-notice').hidden")
-    assert viewer.page.evaluate("document.getElementById('player').videoWidth") == 0
-    assert "cannot decode the video codec H.264 (h264)" in viewer.page.locator("#media-notice").inner_text()
-    viewer.page.close()
-
-
-def test_media_is_found_beside_a_moved_page_or_where_it_was(browser: Any, tmp_path: Path) -> None:
-    (tmp_path / "in").mkdir()
-    result = meeting_video(tmp_path / "in")
-    write(result, "html", tmp_path / "out")
-    moved = tmp_path / "moved"
-    moved.mkdir()
-    shutil.copyfile(tmp_path / "out" / "clip.html", moved / "clip.html")
-    shutil.move(tmp_path / "in" / "clip.mp4", moved / "clip.mp4")  # page and media moved together
-    viewer = Page(browser, moved / "clip.html")
-    viewer.loaded()
-    assert viewer.plays_from() == (moved / "clip.mp4").as_uri()
-    assert viewer.errors == []
-    viewer.page.close()
-    alone = tmp_path / "alone" / "deeper"  # the page moved alone: the media is where it was transcribed
-    alone.mkdir(parents=True)
-    shutil.move(moved / "clip.mp4", tmp_path / "in" / "clip.mp4")
-    shutil.copyfile(tmp_path / "out" / "clip.html", alone / "clip.html")
-    viewer = Page(browser, alone / "clip.html")
-    viewer.loaded()
-    assert viewer.plays_from() == (tmp_path / "in" / "clip.mp4").as_uri()
-    assert viewer.page.locator("#media-notice").is_hidden()
-    viewer.page.close()
-
-
-def test_a_path_given_in_the_page_loads_the_media_and_is_remembered(browser: Any, tmp_path: Path) -> None:
-    (tmp_path / "in").mkdir()
-    result = meeting_video(tmp_path / "in")
-    write(result, "html", tmp_path / "out")
-    (tmp_path / "elsewhere").mkdir()
-    media = shutil.move(tmp_path / "in" / "clip.mp4", tmp_path / "elsewhere" / "my clip #2.mp4")
-    viewer = Page(browser, tmp_path / "out" / "clip.html")
-    page = viewer.page
-    viewer.wait_for("!document.getElementById('media-notice').hidden")
-    notice = page.locator("#media-notice").inner_text()
-    assert f"could not be loaded from clip.mp4, ../in/clip.mp4, file://{tmp_path}/in/clip.mp4." in notice
-    assert "--embed-media" in notice
-    assert page.locator("#media-path").is_visible()  # the media box opens by itself
-    page.fill("#media-path", str(media))
-    page.click("#media-form button")
-    viewer.loaded()
-    assert viewer.plays_from() == Path(media).as_uri()
-    assert page.locator("#media-notice").is_hidden()
-    page.close()
-    again = Page(browser, tmp_path / "out" / "clip.html")
-    again.loaded()
-    assert again.plays_from() == Path(media).as_uri()
-    again.page.close()
-
-
-# --- layout ------------------------------------------------------------------------------------------------
-
-_BOXES = """() => {
-  const sel = ".masthead h1, #summary, .outputs a, .outputs-label, #player, .captions-toggle, .media-source summary,"
-    + " .tl-label, .tl-tick, .speaker-name, .talk, #reset-names, .export-buttons button, #search, .search-count,"
-    + " .follow, .turn-head .spk, .turn-head .ts";
-  return Array.from(document.querySelectorAll(sel)).filter(e => e.getClientRects().length > 0).map(e => {
-    const r = e.getBoundingClientRect();
-    return [e.className || e.tagName, (e.textContent || "").trim().slice(0, 20), r.left, r.top + scrollY,
-            r.right, r.bottom + scrollY];
-  });
-}"""
-
-
-def overlaps(boxes: list[list[Any]]) -> list[tuple[Any, Any]]:
-    """Pairs of boxes ``[class, text, left, top, right, bottom]`` that share more than half a pixel each way."""
-    def meet(a: list[Any], b: list[Any]) -> bool:
-        return a[2] < b[4] - 0.5 and b[2] < a[4] - 0.5 and a[3] < b[5] - 0.5 and b[3] < a[5] - 0.5
-
-    return [(a[:2], b[:2]) for i, a in enumerate(boxes) for b in boxes[i + 1:] if meet(a, b)]
-
-
-def write_wav(path: Path, seconds: float = 2.0) -> Path:
-    import wave
-
-    with wave.open(str(path), "wb") as out:
-        out.setnchannels(1)
-        out.setsampwidth(2)
-        out.setframerate(16000)
-        out.writeframes(b"\0\0" * int(seconds * 16000))
-    return path
-
-
-@pytest.mark.parametrize("kind", ["audio", "video"])
-@pytest.mark.parametrize("width", [1400, 420])
-def test_layout_keeps_labels_and_controls_apart(browser: Any, tmp_path: Path, width: int, kind: str) -> None:
-    if kind == "video":
-        result = meeting_video(tmp_path, hours=0.05, speakers=4)
-    else:
-        result = long_meeting(hours=0.05, speakers=4)
-        result = replace(result, source=replace(result.source, path=str(write_wav(tmp_path / "meeting.wav"))))
-    write(result, "json,srt,html,png", tmp_path)
-    viewer = Page(browser, tmp_path / f"{PurePath(result.source.path).stem}.html", width)
-    page = viewer.page
-    viewer.loaded()
-    viewer.rename(0, "Dr. Maximiliane Oberhauser-Schmidt")  # a long name is cut short, not spilled
-    page.screenshot(path=str(tmp_path / f"viewer-{kind}-{width}.png"), full_page=True)
-    ARTIFACTS.mkdir(exist_ok=True)
-    shutil.copyfile(tmp_path / f"viewer-{kind}-{width}.png", ARTIFACTS / f"html-viewer-{kind}-{width}.png")
-    boxes = page.evaluate(_BOXES)
-    assert overlaps(boxes) == []
-    assert all(box[2] >= 0 and box[4] <= width + 0.5 for box in boxes), [b for b in boxes if b[4] > width + 0.5]
-    assert page.evaluate("document.documentElement.scrollWidth") <= width
-    ticks = [b for b in boxes if b[0].startswith("tl-tick")]
-    assert len(ticks) >= 3 and ticks[0][1] == "0:00"
-    assert [b[1] for b in boxes if b[0] == "tl-label"][:4] == ["Dr. Maximiliane Ober", "SPEAKER_01", "SPEAKER_02",
-                                                              "SPEAKER_03"]
-    assert (tmp_path / f"viewer-{kind}-{width}.png").stat().st_size > 10_000
-    assert viewer.errors == []
-    page.close()
-
-
-# --- downloads with the names given in the page -----------------------------------------------------------
-
-
-def test_downloads_carry_the_names_given_in_the_page(browser: Any, tmp_path: Path) -> None:
-    result = long_meeting(hours=0.02, speakers=3)
-    write(result, "json,srt,vtt,md,html", tmp_path)
-    viewer = Page(browser, tmp_path / "meeting.html")
-    names = {"SPEAKER_00": "Ana <María", "SPEAKER_02": 'Bo "Q" Lee'}  # as long as the labels: same line breaks
-    viewer.rename(0, names["SPEAKER_00"])
-    viewer.rename(2, names["SPEAKER_02"])
-    downloads = tmp_path / "downloads"
-    downloads.mkdir()
-    expected = dict(render(rename_speakers(result, names), "json,srt,vtt,md,html", tmp_path))
-    assert "subtitles" in json.loads(expected["meeting.json"])["provenance"]  # the JSON tells of its SRT and VTT
-    for fmt in ("json", "srt", "vtt", "md"):
-        got = viewer.download(fmt, downloads)
-        assert got.name == f"meeting.{fmt}"
-        assert got.read_text(encoding="utf-8") == expected[got.name].decode("utf-8"), fmt
-    assert Result.from_json(downloads / "meeting.json").speakers[0] == "Ana <María"
-    csv = viewer.download("names", downloads)
-    assert csv.name == "meeting.names.csv"
-    assert csv.read_text(encoding="utf-8") == 'label,name\nSPEAKER_00,Ana <María\nSPEAKER_02,"Bo ""Q"" Lee"\n'
-    assert read_speaker_names(f"@{csv}") == names
-    viewer.rename(1, "Ana <María")  # two speakers of one name: a new run would refuse it, so the page does
-    viewer.page.click('button[data-export="json"]')
-    assert "both called Ana <María" in viewer.page.inner_text("#export-status")
-    assert set(viewer.errors) == {NOT_FOUND}  # meeting.wav is nowhere
-    viewer.page.close()
-
-
-@pytest.mark.slow
-def test_names_given_in_the_page_name_the_speakers_of_a_new_run(browser: Any, tmp_path: Path) -> None:
-    from click.testing import CliRunner
-
-    import diarize
-    from diarize.cli.main import cli
-
-    sample, runner = diarize.sample_path(), CliRunner()
-    common = [str(sample), "--pipeline", "archive", "--num-speakers", "2"]
-    first = runner.invoke(cli, ["run", *common, "-o", str(tmp_path / "first"), "-f", "json,html"])
-    assert first.exit_code == 0, first.stderr
-    viewer = Page(browser, tmp_path / "first" / "sample.html")
-    assert viewer.page.locator(".speaker-name").evaluate_all("l => l.map(e => e.value)") == ["SPEAKER_00",
-                                                                                             "SPEAKER_01"]
-    viewer.rename(0, "Alice")
-    viewer.rename(1, "Bob")
-    names = viewer.download("names", tmp_path)
-    viewer.page.close()
-    second = runner.invoke(cli, ["run", *common, "-o", str(tmp_path / "second"), "-f", "json,srt,vtt,md",
-                                 "--speaker-names", f"@{names}"])
-    assert second.exit_code == 0, second.stderr
-    out = tmp_path / "second"
-    assert set(Result.from_json(out / "sample.json").speakers) == {"Alice", "Bob"}
-    texts = {fmt: (out / f"sample.{fmt}").read_text(encoding="utf-8") for fmt in ("srt", "vtt", "md")}
-    assert "[Alice]" in texts["srt"] and "[Bob]" in texts["srt"]
-    assert "<v Alice>" in texts["vtt"] and "<v Bob>" in texts["vtt"]
-    assert "**Alice**" in texts["md"] and "**Bob**" in texts["md"]
-    assert not any("SPEAKER_0" in text for text in texts.values())
 
 
 @pytest.mark.slow

@@ -28,9 +28,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from batch_fakes import comparable_outputs
 
 from diarize.batch import RunManifest
-from diarize.batch.outputs import MANIFEST_NAME, MARKER_NAME
+from diarize.batch.outputs import MANIFEST_NAME
 
 pytestmark = pytest.mark.slow
 
@@ -47,7 +48,9 @@ def _free_port() -> int:
 
 
 def _env() -> dict[str, str]:
-    return {**os.environ, "RAY_USAGE_STATS_ENABLED": "0", "OMP_WAIT_POLICY": "PASSIVE"}
+    """Nodes and driver alike: no usage reports, and no token authentication (a token file that a private
+    Ray left in the home folder would otherwise switch some processes to it and not others)."""
+    return {**os.environ, "RAY_USAGE_STATS_ENABLED": "0", "RAY_AUTH_MODE": "disabled", "OMP_WAIT_POLICY": "PASSIVE"}
 
 
 @dataclass
@@ -160,21 +163,6 @@ def _finish(process: subprocess.Popen, limit: float = 600.0) -> str:
     return stdout
 
 
-def _outputs(out: Path) -> dict[str, object]:
-    """Every output file, by ``<id>/<name>``; JSON without its provenance timings."""
-    found: dict[str, object] = {}
-    for path in sorted(out.glob("*/*")):
-        if path.name == MARKER_NAME or path.parent.name.startswith("."):
-            continue
-        if path.suffix == ".json":
-            data = json.loads(path.read_text())
-            data["provenance"].pop("timings")
-            found[f"{path.parent.name}/{path.name}"] = data
-        else:
-            found[f"{path.parent.name}/{path.name}"] = path.read_bytes()
-    return found
-
-
 def _lines(out: Path) -> list[dict]:
     """The manifest's complete lines (none while it does not exist)."""
     try:
@@ -207,7 +195,7 @@ def test_cluster_run_matches_the_local_engine_and_uses_both_nodes(
     used = {r["worker"]["pid"] for r in records}
     assert used & worker_pids, "no input ran on the worker node"
     assert used - worker_pids, "no input ran on the head node"
-    assert _outputs(out) == _outputs(local_run)
+    assert comparable_outputs(out) == comparable_outputs(local_run)
 
 
 def test_worker_node_killed_mid_run_loses_and_duplicates_nothing(
@@ -237,11 +225,11 @@ def test_worker_node_killed_mid_run_loses_and_duplicates_nothing(
         _finish(_batch(media_dir, out, "--engine", "ray", "--address", cluster.address))
     assert cluster.worker.pids() == set()
     lines = _lines(out)
-    retried = [r["path"] for r in lines if r["attempts"] > 1]
-    sys.stderr.write(f"exit status {process.returncode}; retried on the head node: {retried}\n{stderr}\n")
+    if process.returncode == 0:  # the file lost with the worker node was retried on the head node
+        assert [r for r in lines if r["attempts"] == 2], stderr
     assert len(lines) == len({r["id"] for r in lines}) == len(FILES)  # one line per input: none lost, none twice
     assert {r["status"] for r in lines} == {"done"}
-    assert _outputs(out) == _outputs(local_run)
+    assert comparable_outputs(out) == comparable_outputs(local_run)
     folders = [p for p in out.iterdir() if p.is_dir() and not p.name.startswith(".")]
     assert len(folders) == len(FILES)
     shutil.rmtree(out)

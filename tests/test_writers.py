@@ -5,6 +5,7 @@ Regenerate the golden files with ``DIARIZE_UPDATE_GOLDEN=1 pytest tests/test_wri
 
 from __future__ import annotations
 
+import dataclasses
 import html
 import io
 import json
@@ -18,6 +19,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pytest
 import srt
@@ -25,6 +27,7 @@ import webvtt
 
 import diarize.writers as writers
 from diarize.errors import ConfigError, OutputError
+from diarize.text import join_words
 from diarize.types import MediaInfo, Provenance, Result, Segment, SpeakerTurn, Word
 from diarize.writers import (
     RESULT_SCHEMA,
@@ -34,6 +37,8 @@ from diarize.writers import (
     build_cues,
     parse_speaker_names,
     rename_speakers,
+    render,
+    result_to_json,
     to_frame,
     write,
 )
@@ -49,7 +54,7 @@ UPDATE = os.environ.get("DIARIZE_UPDATE_GOLDEN") == "1"
 
 def seg(speaker: str | None, items: list[tuple[float, float, str]], overlap: tuple[int, ...] = ()) -> Segment:
     ws = tuple(Word(s, e, t, 0.9, speaker, i in overlap) for i, (s, e, t) in enumerate(items))
-    return Segment(ws[0].start, ws[-1].end, "".join(w.text for w in ws).strip(), ws, speaker)
+    return Segment(ws[0].start, ws[-1].end, join_words(ws), ws, speaker)
 
 
 def evenly(start: float, text: str, step: float = 0.4) -> list[tuple[float, float, str]]:
@@ -460,7 +465,7 @@ def test_subtitle_line_rules_hold_on_every_cue(seed: int, options: SubtitleOptio
     # no word is lost or repeated: each speaker's cue text is its words, in order
     for cues in (srt_cues, vtt_cues):
         for speaker in (*result.speakers, None):
-            said = " ".join(w.text.strip() for w in result.words if w.speaker == speaker)
+            said = join_words(w for w in result.words if w.speaker == speaker)
             shown = " ".join(line for c in cues for p in c.parts if p.speaker == speaker for line in p.lines)
             assert shown.split() == said.split()
 
@@ -690,3 +695,121 @@ def test_attributed_transcript_feeds_every_writer(tmp_path: Path) -> None:
     assert frame["overlap"].tolist() == [False, False, True, False]  # "Hi": 0.25 of its 0.35 s in 0.9-1.2
     assert "Mary Ann [00:00:00]: Hi there." in (tmp_path / "talk.txt").read_text(encoding="utf-8")
     assert "SPEAKER talk 1 0.900 1.200 <NA> <NA> Mary_Ann <NA> <NA>" in (tmp_path / "talk.rttm").read_text()
+
+
+# --- one rule for talk times, JSON times and records, embeddings beside the JSON, words and paragraphs ------
+
+
+def _one_speaker(talk: float) -> Result:
+    words = tuple(Word(0.2 + 0.5 * i, 0.6 + 0.5 * i, f"w{i}", 0.9, "SPEAKER_00") for i in range(3))
+    return Result(
+        source=MediaInfo("/data/talk.wav", 30.0, 16000, 1, "pcm_s16le", "wav"),
+        language="en",
+        speakers=("SPEAKER_00",),
+        turns=(SpeakerTurn(0.0, talk, "SPEAKER_00"),),
+        segments=(Segment(0.2, 1.6, join_words(words), words, "SPEAKER_00"),),
+    )
+
+
+def test_every_output_rounds_a_talk_time_the_same_way():
+    from diarize.cli.summary import summary_lines
+    from diarize.talk import talk_clock, talk_seconds
+    from diarize.writers.html import viewer_data
+    from diarize.writers.timeline import timeline_figure
+
+    result = _one_speaker(11.69)
+    assert talk_seconds(11.69) == 12 and talk_seconds(11.49) == 11 and talk_clock(11.69) == "0:12"
+    markdown = render(result, "md")[0][1].decode()
+    assert "| SPEAKER_00 | 00:00:12 | 100.0 % |" in markdown
+    figure = timeline_figure(result)
+    assert any(t.get_text().startswith("0:12 ") for t in figure.axes[0].texts)
+    assert viewer_data(result)["speakers"][0]["talk_clock"] == "0:12"
+    lines = summary_lines("talk.wav", result, [], stem="talk", elapsed=3.0)
+    assert lines[0].startswith("talk.wav: 1 speaker, 3 words;") and "0:12" in lines[1]
+
+
+def test_json_times_are_rounded_to_the_millisecond_and_speakers_are_records():
+    words = (Word(0.7565937500000001, 1.1000000000000003, " hi", 0.9, "SPEAKER_00"),)
+    result = dataclasses.replace(
+        _one_speaker(2.0004), segments=(Segment(0.7565937500000001, 1.1000000000000003, "hi", words, "SPEAKER_00"),)
+    )
+    data = json.loads(result_to_json(result))
+    assert data["segments"][0]["start"] == 0.757 and data["segments"][0]["words"][0]["end"] == 1.1
+    assert data["segments"][0]["words"][0]["word"] == "hi"
+    assert data["speakers"] == [{"label": "SPEAKER_00", "name": None, "talk_time": 2.0, "share": 1.0, "turns": 1,
+                                 "first": 0.0, "last": 2.0}]
+    back = Result.from_dict(data)
+    assert back.speakers == ("SPEAKER_00",) and back.to_dict() == data
+    old = {**data, "speakers": ["SPEAKER_00"]}  # files written before speakers were records
+    assert Result.from_dict(old).speakers == ("SPEAKER_00",)
+
+
+def test_the_json_schema_describes_speaker_records():
+    jsonschema = pytest.importorskip("jsonschema")
+    jsonschema.validate(json.loads(result_to_json(rename_speakers(sample_result(), {"SPEAKER_02": "Bo"}))),
+                        RESULT_SCHEMA)
+
+
+def test_embeddings_go_beside_the_json_unless_asked_for_inside(tmp_path):
+    from diarize.writers.options import JsonOptions
+
+    vector = np.linspace(-1, 1, 192, dtype=np.float32)
+    result = dataclasses.replace(_one_speaker(2.0), embeddings={"SPEAKER_00": vector})
+    written = write(result, "json", tmp_path)
+    assert [p.name for p in written] == ["talk.json", "talk.speakers.npz"]
+    assert "embeddings" not in json.loads((tmp_path / "talk.json").read_text())
+    back = Result.from_json(tmp_path / "talk.json")
+    assert np.array_equal(back.embeddings["SPEAKER_00"], vector)
+    inside = write(result, "json", tmp_path / "inside", WriterOptions(json=JsonOptions(embeddings_in_json=True)))
+    assert [p.name for p in inside] == ["talk.json"]
+    assert len(json.loads(inside[0].read_text())["embeddings"]["SPEAKER_00"]) == 192
+
+
+def test_words_hold_no_blanks_and_join_words_restores_the_text():
+    from diarize.text import plural
+
+    word = Word(0.0, 0.5, " Hello", 0.9)
+    assert word.text == "Hello" and Word.from_dict(word.to_dict()).text == "Hello"
+    words = [word, Word(0.5, 1.0, "world.", 0.9)]
+    assert join_words(words) == "Hello world."
+    assert join_words([Word(0, 1, "東京", 1.0), Word(1, 2, "です", 1.0)], "ja") == "東京です"
+    assert [plural(n, "speaker") for n in (0, 1, 2)] == ["0 speakers", "1 speaker", "2 speakers"]
+
+
+def _talk(sentences: list[tuple[float, float]]) -> Result:
+    segments = []
+    for i, (start, end) in enumerate(sentences):
+        words = (Word(start, end, f"s{i}.", 0.9, "SPEAKER_00"),)
+        segments.append(Segment(start, end, f"s{i}.", words, "SPEAKER_00"))
+    return Result(
+        source=MediaInfo("/data/long.wav", 200.0, 16000, 1, "pcm_s16le", "wav"), language="en",
+        speakers=("SPEAKER_00",), turns=(SpeakerTurn(0.0, 200.0, "SPEAKER_00"),), segments=tuple(segments),
+    )
+
+
+def test_markdown_paragraphs_end_at_a_long_pause_and_after_about_a_minute():
+    from diarize.writers.text import paragraphs
+
+    # one speaker: sentences every 10 s for 100 s, then a 5 s pause
+    result = _talk([(10.0 * i, 10.0 * i + 9.0) for i in range(10)] + [(104.0, 110.0)])
+    starts = [start for _, start, _ in paragraphs(result)]
+    assert starts == [0.0, 60.0, 104.0]
+    markdown = render(result, "md")[0][1].decode()
+    assert markdown.count("**SPEAKER_00**") == 3
+
+
+@pytest.mark.parametrize(("flag", "expected"), [
+    ("turn", "SPEAKER_00 [00:01:04]: s0. s1."),
+    ("10s", "SPEAKER_00 [00:01:00]: s0. s1."),
+    ("0.5s", "SPEAKER_00 [00:01:04.5]: s0. s1."),
+    ("sentence", "SPEAKER_00: [00:01:04] s0. [00:01:07] s1."),
+])
+def test_timestamps_flag_sets_where_times_go_and_their_step(flag, expected):
+    result = _talk([(64.7, 66.0), (67.2, 68.0)])
+    options = WriterOptions(text=TextOptions.from_flag(flag))
+    assert render(result, "txt", options=options)[0][1].decode().strip() == expected
+
+
+def test_an_unknown_timestamps_value_names_the_allowed_ones():
+    with pytest.raises(ConfigError, match="sentence, turn, 0.5s, 1s, 10s"):
+        TextOptions.from_flag("2s")

@@ -6,6 +6,7 @@ The stage is :func:`diarize.asr.transcription.transcribe` ``(audio, spans, model
 
 - :mod:`~diarize.asr.options`: :class:`AsrOptions` and its allowed choices;
 - :mod:`~diarize.asr.transcription`: the stage (``transcribe``) and how speech is packed into windows;
+- :mod:`~diarize.asr.language`: the language of each speech region, for meetings that switch language;
 - :mod:`~diarize.asr.backends`: faster-whisper and openai-whisper behind one interface;
 - :mod:`~diarize.asr.guards`: what is kept of a decoder's output, and its times on the original timeline;
 - :mod:`~diarize.asr.features`: Whisper encoder features of a whole recording.

@@ -31,13 +31,14 @@ decided per speech region (one span of voice activity detection, at most 30 s), 
    window never joins regions of two languages; when every region has one language the windows, and so
    the words, are those of the per-file mode.
 
-The transcript's language is the one with the most seconds of speech; each segment carries its own.
+The transcript's language is the one with the most seconds of speech; each segment carries its own, and each
+sentence that word attribution builds takes the language of most of its words' time (:func:`label_languages`).
 """
 
 from __future__ import annotations
 
 import bisect
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
@@ -59,6 +60,7 @@ __all__ = [
     "region_speakers",
     "settle_by_speaker",
     "settle_in_time",
+    "weighted_mean",
 ]
 
 _MAX_DETECTION = 30.0  # seconds of a region that language detection hears (Whisper's input)
@@ -107,13 +109,15 @@ def detect(
 
 def mean_probabilities(detections: Sequence[Detection]) -> dict[str, float]:
     """The judged detections' probabilities averaged with weights by seconds of speech (empty if none)."""
+    return weighted_mean((d.span.duration, d.probabilities) for d in detections if d.probabilities)
+
+
+def weighted_mean(items: Iterable[tuple[float, Mapping[str, float]]]) -> dict[str, float]:
+    """Language probabilities ``(weight, probabilities)`` averaged with those weights (empty if none)."""
     total: dict[str, float] = {}
     weights = 0.0
-    for d in detections:
-        if not d.probabilities:
-            continue
-        weight = d.span.duration
-        for language, p in d.probabilities.items():
+    for weight, probabilities in items:
+        for language, p in probabilities.items():
             total[language] = total.get(language, 0.0) + weight * p
         weights += weight
     return {k: v / weights for k, v in total.items()} if weights > 0 else {}

@@ -33,6 +33,7 @@ from diarize.asr.language import (
     region_speakers,
     settle_by_speaker,
     settle_in_time,
+    weighted_mean,
 )
 from diarize.asr.options import AsrOptions
 from diarize.errors import ConfigError
@@ -192,15 +193,12 @@ def _language(
     if not windows:
         return "", None
     candidates = sorted(windows[:_DETECTION_CANDIDATES], key=lambda w: -sum(s.duration for s in w.speech))
-    total: dict[str, float] = {}
-    weights = 0.0
-    for window in candidates[:_DETECTION_WINDOWS]:
-        weight = sum(s.duration for s in window.speech)
-        for language, p in backend.language_probabilities(window.spans.join(audio.samples)).items():
-            total[language] = total.get(language, 0.0) + weight * p
-        weights += weight
-    language = max(total, key=lambda k: total[k])
-    probability = total[language] / weights
+    mean = weighted_mean(
+        (sum(s.duration for s in window.speech), backend.language_probabilities(window.spans.join(audio.samples)))
+        for window in candidates[:_DETECTION_WINDOWS]
+    )
+    language = max(mean, key=lambda k: mean[k])
+    probability = mean[language]
     log.info("asr: detected language %s (p=%.2f)", language, probability)
     return language, probability
 

@@ -55,8 +55,9 @@ is compacted, and :class:`BatchInterrupted` is raised; the next run processes wh
 
 Engines: ``local`` (:mod:`diarize.batch.local`, spawned worker processes) and ``ray``
 (:mod:`diarize.batch.ray_engine`, Ray actors); both run :class:`PipelineTask` and the driver writes the same
-folders and records. With N workers on C cores each worker gets ``max(1, C // N)`` threads
-(:func:`worker_config`).
+folders and records. With N workers on C cores each worker gets ``max(1, C // N)`` threads (or
+``BatchOptions.threads``), shared by its stages (:func:`worker_config`), and N is lowered so that workers ×
+threads never exceed C (rule 8 of :mod:`diarize.cores`; on a Ray cluster, Ray places the workers).
 """
 
 from diarize.batch.inputs import BatchInput, Discovery, discover, input_id, read_input_list

@@ -57,7 +57,8 @@ class BatchOptions:
     """Worker processes (or Ray actors); each loads the models once and holds them (about 1 GiB each)."""
 
     address: str | None = None
-    """Ray cluster address (``ray://host:10001`` or ``auto``); ``None`` starts a private local Ray."""
+    """Ray cluster address: the head's ``host:port`` (the driver runs on a node of the cluster), ``auto``, or
+    ``ray://host:10001`` (Ray Client); ``None`` starts a private local Ray."""
 
     retries: int = 1
     """Extra attempts for a file whose worker crashed, timed out or hit an unexpected error. Input errors

@@ -1,9 +1,9 @@
 """The ``ray`` engine: the same per-file task on a pool of Ray actors, one model set per actor.
 
 Without an address a private local Ray is started (no dashboard, a small object store) and shut down at the
-end; with ``address`` (``auto``, ``ray://head:10001``) the actors run on that cluster, and every input path
-and ``OUT`` must be reachable under the same names from the driver and the workers (a shared file system):
-actors read their inputs from disk and send rendered outputs back; the driver alone writes ``OUT``.
+end; with ``address`` (``head:6379``, ``auto``, ``ray://head:10001``) the actors run on that cluster, and every
+input path and ``OUT`` must be reachable under the same names from the driver and the workers (a shared file
+system): actors read their inputs from disk and send rendered outputs back; the driver alone writes ``OUT``.
 
 Each actor reserves ``threads`` CPUs. An actor that dies (segfault, out-of-memory kill) fails its job in a
 retryable way and a fresh actor takes its slot; an actor past the timeout is killed and replaced.

@@ -42,7 +42,7 @@ from diarize.bench.child import BaselineLoader, BaselineResult, BaselineSettings
 from diarize.bench.coldstart import COLD_START_SECONDS, ColdStart, cold_start
 from diarize.bench.measure import Cost, PassResult, measure, run_pass, sequential
 from diarize.config import PipelineConfig, load_pipeline
-from diarize.cores import config_plan, cpu_info
+from diarize.cores import available_cores, config_plan, cpu_info
 from diarize.errors import ConfigError
 from diarize.eval.metrics import DerScore
 from diarize.types import SAMPLE_RATE, Audio, MediaInfo
@@ -81,8 +81,9 @@ class BenchOptions:
     long_minutes: float | None = None
     """Also time one recording of this many minutes, built by concatenating the decoded files."""
 
-    threads: int = 2
-    """PyTorch threads outside the pipeline's own settings, and the threads of every baseline."""
+    threads: int = 0
+    """PyTorch threads outside the pipeline's own settings, and the threads of every baseline; ``0``: the cores
+    available (:func:`diarize.cores.available_cores`)."""
 
     warmup_seconds: float = 10.0
     """Length of the excerpt (from the first file) each configuration and baseline is warmed up on."""
@@ -96,8 +97,8 @@ class BenchOptions:
     def __post_init__(self) -> None:
         if self.repeat < 1:
             raise ConfigError(f"bench repeat must be at least 1, got {self.repeat}")
-        if self.threads < 1:
-            raise ConfigError(f"bench threads must be at least 1, got {self.threads}")
+        if self.threads < 0:
+            raise ConfigError(f"bench threads must be 0 (automatic) or more, got {self.threads}")
         if self.long_minutes is not None and self.long_minutes <= 0:
             raise ConfigError(f"a long recording needs a positive length, got {self.long_minutes:g} min")
         if not self.collars:
@@ -353,20 +354,22 @@ def bench(
     # the configured pass first (see _bench_ours); when the pipeline is sequential anyway, it is the only one
     configs = {"configured": config} if config.parallel else {}
     configs["sequential"] = sequential(config)
-    with torch_threads(options.threads):
-        environment = _environment(options.threads, config)
+    threads = options.threads or available_cores()
+    with torch_threads(threads):
+        environment = _environment(threads, config)
         audios = [load_audio(p) for p in paths]
         models = Models(cache)
         inputs = list(zip(paths, audios, references, strict=True))
         results, long, load = _bench_ours(inputs, configs, models, options, note)
         errors: dict[str, str] = {}
         if options.baseline:
-            settings = BaselineSettings(config.asr, models.cache, options.threads, options.repeat)
+            settings = BaselineSettings(config.asr, models.cache, threads, options.repeat)
             results, baseline_load, errors = _bench_baselines(results, audios, settings, options, note, loader)
             load.update(baseline_load)
         cold = None
         if options.cold_start:
-            note(f"cold start: diarize run on {COLD_START_SECONDS:g} s of {paths[0].name} in a fresh process")
+            seconds = min(COLD_START_SECONDS, audios[0].duration)
+            note(f"cold start: diarize run on {seconds:.1f} s of {paths[0].name} in a fresh process")
             cold = cold_start(audios[0], options.pipeline, getattr(cache, "cache_dir", None))
         environment["load_average_end"] = list(os.getloadavg())
     return BenchReport(options, config, environment, load, tuple(results), long, errors, cold)

@@ -11,7 +11,8 @@ JSON schema ``diarize-bench/1`` (times in seconds, memory in bytes, ``null`` whe
                       configured pass's thread plan (diarize.cores), OMP_NUM_THREADS, OMP_WAIT_POLICY},
                       versions {package: version}, load_average_start/end [1, 5, 15 min]
     pipeline          name, description, config_hash (diarize.config.config_hash), parallel, models
-    options           repeat, baseline, long_minutes, threads, warmup_seconds, collars, collar_convention
+    options           repeat, baseline, long_minutes, threads (0: the cores available, the count used is
+                      environment.threads.bench), warmup_seconds, cold_start, collars, collar_convention
     load              {"models.<pass or baseline>" | "warmup.<pass or baseline>": COST}
     baseline_errors   {baseline name: why its child process failed, one line}: e.g. "killed by SIGILL (its
                       compiled code needs a newer CPU)"; {} when all ran. A failed baseline is missing from

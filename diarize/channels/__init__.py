@@ -6,6 +6,8 @@ Call and podcast recordings often put each party on a channel of their own. ``ch
 - ``mix`` (the default): the plain mean of the channels, one signal (:mod:`diarize.audio`, rule 4).
 - a channel number ``N``, counted from 0: that channel alone (:mod:`diarize.audio`, rule 6), through the usual
   pipeline; a file without channel ``N`` is refused before any model loads. Segments and turns record it.
+  Audio already decoded (:class:`~diarize.types.Audio`, one signal) is taken as that channel; ``split`` needs
+  the file itself.
 - ``split``: every channel (at most ``channels.max_split``) is its own party. The rules:
 
 1. **Frames.** The channels, decoded one by one at 16 kHz, are cut into frames of ``channels.frame`` seconds

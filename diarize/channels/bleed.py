@@ -8,9 +8,14 @@ linearly between frame centres so that no click is made where it changes.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 
-__all__ = ["ENERGY_FLOOR", "dominance", "suppress_bleed"]
+__all__ = ["ENERGY_FLOOR", "Signals", "dominance", "frame_energies", "suppress_bleed"]
+
+Signals = np.ndarray | Sequence[np.ndarray]
+"""Channels of equal length: a ``(channels, samples)`` array, or one 1-D array per channel (not copied)."""
 
 ENERGY_FLOOR = 1e-10
 """Mean square (−100 dBFS) below which a frame counts as digital silence, so that its log energy is finite."""
@@ -22,25 +27,25 @@ def _frame_size(rate: int, frame: float) -> int:
     return max(1, int(round(frame * rate)))
 
 
-def frame_energies(signals: np.ndarray, rate: int, frame: float) -> np.ndarray:
+def frame_energies(signals: Signals, rate: int, frame: float) -> np.ndarray:
     """Mean square energy (dB) of each channel's frames; the last, partial frame over its own samples.
 
-    ``signals``: shape ``(channels, samples)``. Returns shape ``(channels, frames)``.
+    Returns shape ``(channels, frames)``.
     """
     size = _frame_size(rate, frame)
-    channels, length = signals.shape
+    length = len(signals[0])
     frames = max(1, -(-length // size))
-    power = np.zeros((channels, frames), dtype=np.float64)  # shape: (channels, frames)
     full = length // size
-    if full:
-        blocks = signals[:, : full * size].reshape(channels, full, size).astype(np.float64)
-        power[:, :full] = np.mean(np.square(blocks), axis=2)
-    if length > full * size:
-        power[:, full] = np.mean(np.square(signals[:, full * size :].astype(np.float64)), axis=1)
+    power = np.zeros((len(signals), frames), dtype=np.float64)  # shape: (channels, frames)
+    for c, signal in enumerate(signals):
+        if full:
+            power[c, :full] = np.mean(np.square(signal[: full * size].reshape(full, size).astype(np.float64)), axis=1)
+        if length > full * size:
+            power[c, full] = np.mean(np.square(signal[full * size :].astype(np.float64)))
     return 10.0 * np.log10(np.maximum(power, ENERGY_FLOOR))
 
 
-def dominance(signals: np.ndarray, rate: int, frame: float, within_db: float) -> np.ndarray:
+def dominance(signals: Signals, rate: int, frame: float, within_db: float) -> np.ndarray:
     """Rule 2: which channel holds its own speech in each frame, shape ``(channels, frames)``, bool.
 
     A frame of channel ``c`` dominates when its energy is at least the loudest channel's minus ``within_db``
@@ -50,16 +55,16 @@ def dominance(signals: np.ndarray, rate: int, frame: float, within_db: float) ->
     return energies >= energies.max(axis=0, keepdims=True) - within_db
 
 
-def suppress_bleed(signals: np.ndarray, rate: int, frame: float, within_db: float) -> np.ndarray:
-    """Rule 3: ``signals`` (shape ``(channels, samples)``) with every non-dominant frame silenced.
+def suppress_bleed(signals: Signals, rate: int, frame: float, within_db: float) -> np.ndarray:
+    """Rule 3: ``signals`` with every non-dominant frame silenced, shape ``(channels, samples)``.
 
     The gain is 1 on dominant frames and 0 elsewhere, interpolated linearly between frame centres (so a change
     of gain takes one frame); the input is not modified. Returns float32 of the same shape.
     """
     size = _frame_size(rate, frame)
     mask = dominance(signals, rate, frame, within_db).astype(np.float32)  # shape: (channels, frames)
-    channels, length = signals.shape
-    frames = mask.shape[1]
+    channels, frames = mask.shape
+    length = len(signals[0])
     out = np.empty((channels, length), dtype=np.float32)
     centres = (np.arange(frames, dtype=np.float64) + 0.5) * size
     for first in range(0, frames, _BLOCK_FRAMES):
@@ -69,5 +74,5 @@ def suppress_bleed(signals: np.ndarray, rate: int, frame: float, within_db: floa
         positions = np.arange(lo, hi, dtype=np.float64) + 0.5
         for c in range(channels):
             gain = np.interp(positions, centres[around], mask[c, around]).astype(np.float32)
-            out[c, lo:hi] = signals[c, lo:hi] * gain
+            out[c, lo:hi] = signals[c][lo:hi] * gain
     return out

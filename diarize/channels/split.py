@@ -15,8 +15,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
 from diarize.asr.language import label_languages
 from diarize.asr.options import AsrOptions
 from diarize.asr.transcription import transcribe
@@ -77,7 +75,7 @@ def without_bleed(channels: Sequence[Audio], options: ChannelOptions) -> tuple[A
     if len(channels) < 2:
         return tuple(channels)
     length = min(len(a.samples) for a in channels)
-    signals = np.stack([a.samples[:length] for a in channels])  # shape: (channels, samples)
+    signals = [a.samples[:length] for a in channels]  # views: the channels are not copied
     cleaned = suppress_bleed(signals, channels[0].sample_rate, options.frame, options.within_db)
     return tuple(replace(a, samples=cleaned[c]) for c, a in enumerate(channels))
 

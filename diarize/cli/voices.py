@@ -7,19 +7,25 @@ from typing import Any, cast
 
 import click
 
-from diarize.cli.common import Failure, model_cache
+from diarize.cli.common import Failure, examples, model_cache
 
 __all__ = ["voices_group"]
 
 _LIBRARY_HELP = "Voice library folder. [default: $DIARIZE_VOICES or <user data dir>/diarize/voices]"
 
 
-@click.group("voices")
+@click.group("voices", epilog=examples(
+    "diarize voices add Ana ana-intro.wav",
+    "diarize run meeting.wav --voices",
+))
 def voices_group() -> None:
     """Enrol, list and remove the named voices that `diarize run --voices` names speakers after."""
 
 
-@voices_group.command("add")
+@voices_group.command("add", epilog=examples(
+    "diarize voices add Ana ana-intro.wav call.wav@0:12-0:40",
+    "diarize voices add Ben --from out/meeting.json --speaker SPEAKER_01",
+))
 @click.argument("name")
 @click.argument("clips", nargs=-1)
 @click.option("--library", type=click.Path(path_type=Path, file_okay=False), help=_LIBRARY_HELP)
@@ -78,7 +84,7 @@ def _voice_from_clips(ctx: click.Context, store: Any, name: str, clips: tuple[st
     return enrol_clips(name, parsed, Models(model_cache(ctx)).speakers(options), options)
 
 
-@voices_group.command("list")
+@voices_group.command("list", epilog=examples("diarize voices list", "diarize voices list --library team-voices"))
 @click.option("--library", type=click.Path(path_type=Path, file_okay=False), help=_LIBRARY_HELP)
 def voices_list(library: Path | None) -> None:
     """Show each voice: its embedding model, enrolments and seconds of speech."""
@@ -99,7 +105,8 @@ def voices_list(library: Path | None) -> None:
     click.echo(f"library: {store.root} ({len(voices)} voice{'s' if len(voices) != 1 else ''})")
 
 
-@voices_group.command("remove")
+@voices_group.command("remove", epilog=examples(
+    "diarize voices remove Ana", "diarize voices remove Ben --library team-voices"))
 @click.argument("name")
 @click.option("--library", type=click.Path(path_type=Path, file_okay=False), help=_LIBRARY_HELP)
 def voices_remove(name: str, library: Path | None) -> None:

@@ -4,7 +4,8 @@ as ``OUT/<stem><suffix>``.
 ========  ======================  ==============================================================
 format    file                    content
 ========  ======================  ==============================================================
-json      ``<stem>.json``         canonical ``Result.to_dict()`` (schema ``diarize/1``)
+json      ``<stem>.json``         canonical ``Result.to_dict()`` (schema ``diarize/1``); embeddings beside it in
+                                  ``<stem>.speakers.npz``
 rttm      ``<stem>.rttm``         one ``SPEAKER`` line per overlap-aware turn
 srt       ``<stem>.srt``          subtitles, ``[NAME]`` speaker prefix
 vtt       ``<stem>.vtt``          WebVTT, ``<v NAME>`` voice spans and a colour per voice

@@ -57,8 +57,8 @@
         notice.appendChild(line([["strong", "", "This browser cannot decode " + what.join(" or ") + "."],
           media.kind === "video" && undecodable.some(function (c) { return c.stream === "video"; })
             ? " The transcript and timeline work; the picture stays black." : ""]));
-        notice.appendChild(line(["Convert the file to H.264 and AAC, which every browser plays, and load the new " +
-          "file below: ", ["code", "", media.transcode]]));
+        notice.appendChild(line(["Convert the file to " + (media.kind === "video" ? "H.264 and AAC" : "AAC") +
+          ", which every browser plays, and load the new file below: ", ["code", "", media.transcode]]));
       }
       if (missing) {
         notice.appendChild(line([["strong", "", "The media could not be loaded"],
