@@ -295,11 +295,11 @@ def test_highlight_words_is_validated() -> None:
 
 @pytest.mark.parametrize("lead", ["", " "])
 def test_cue_text_joins_words_with_or_without_their_leading_blanks(lead: str) -> None:
-    from diarize.writers.breaks import words_text
+    from diarize.text import join_words
 
     tokens = ["It", "'s", "late", ",", "isn't", "it", "?", "Yes", "—", "very", "late", "."]
     words = [Word(i * 0.3, i * 0.3 + 0.25, lead + t, 0.9, "A") for i, t in enumerate(tokens)]
-    assert words_text(words) == "It's late, isn't it? Yes — very late."
+    assert join_words(words) == "It's late, isn't it? Yes — very late."
     segment = Segment(0.0, words[-1].end, "", tuple(words), "A")
     result = dataclasses.replace(one_speaker("x"), segments=(segment,))
     assert [c.text for c in build_cues(result)] == ["It's late, isn't it? Yes — very late."]

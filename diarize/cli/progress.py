@@ -276,10 +276,12 @@ class RunProgress:
         assert self._live is not None
         row = _ROWS.get(stage)
         if row is not None:
-            stages = (stage,) if row == "models" else tuple(s for s in _TRACKS[row] if s in state.stages)
-            fraction = sum(state.stages[s].fraction for s in stages) / len(stages)
-            ended = all(state.stages[s].ended is not None for s in stages) and (
-                row == "models" or stage == _TRACKS[row][-1])
+            stages = (stage,) if row == "models" else tuple(
+                s for s in _TRACKS[row] if s in state.stages or s not in _OPTIONAL)
+            weights = {s: _PRIORS.get(s, 1.0) for s in stages}  # a part's share: its typical cost
+            fraction = sum(w * state.stages[s].fraction for s, w in weights.items() if s in state.stages)
+            fraction /= sum(weights.values())
+            ended = all(s in state.stages and state.stages[s].ended is not None for s in stages)
             detail = state.stage_detail(stage) if stage == row else f"{stage} {state.stage_detail(stage)}"
             if row not in self._tasks:
                 self._tasks[row] = self._live.add_task(f"  {_stage_name(row)}", total=1.0, detail=detail)

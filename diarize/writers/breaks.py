@@ -7,12 +7,12 @@ cue are balanced (a longer bottom line is fine). The same preferences rank the p
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 
+from diarize.text import join_words
 from diarize.types import Word
 
-__all__ = ["SENTENCE_END", "attached", "clean", "cut_rank", "is_function_word", "layout", "words_text", "wrap"]
+__all__ = ["SENTENCE_END", "clean", "cut_rank", "is_function_word", "layout", "wrap"]
 
 SENTENCE_END = ".?!。？！…"
 _CLAUSE_END = ",;:、，；：—–"
@@ -29,26 +29,6 @@ _BREAK_BEFORE = frozenset(_BREAK_WORDS.split())
 _DANGLING_WORDS = "a an the my your his her its our their this these those i we you he she it they not no very just"
 _DANGLING = _BREAK_BEFORE | frozenset(_DANGLING_WORDS.split())
 """Words that must not end a line: articles, short function words, subject pronouns."""
-
-
-_ATTACHED = re.compile(r"^(?:[.,;:!?…%)\]}»”’、，。？！；：]+|['’](?:s|t|re|ve|ll|m|d)\b.*)$", re.IGNORECASE)
-"""Tokens written without a blank before them: closing punctuation alone, a contraction's tail (``'s``)."""
-
-
-def attached(token: str) -> bool:
-    """Whether ``token`` is written without a blank before it (closing punctuation, ``'s``)."""
-    return bool(_ATTACHED.match(token))
-
-
-def words_text(words: Sequence[Word]) -> str:
-    """The words as one line: each word's text without blanks around it, one blank between words, none before
-    a token of closing punctuation or a contraction's tail (whether or not word texts carry a leading blank)."""
-    text = ""
-    for word in words:
-        token = " ".join(word.text.split())
-        if token:
-            text += token if not text or attached(token) else " " + token
-    return text
 
 
 def clean(text: str) -> str:
@@ -95,7 +75,7 @@ def layout(words: Sequence[Word], prefix: int, width: int, max_lines: int, *, st
     """The cue's lines (``prefix`` characters of speaker mark before the first), or None when the words do not
     fit ``max_lines`` lines of ``width``. A text that fits one line stays on one line. ``strict``: two lines
     must not strand a function word at the top line's end nor leave a word alone on a line."""
-    whole = words_text(words)
+    whole = join_words(words)
     if prefix + len(whole) <= width:
         return [whole]
     if max_lines == 1:
@@ -103,7 +83,7 @@ def layout(words: Sequence[Word], prefix: int, width: int, max_lines: int, *, st
     if max_lines == 2:
         best: tuple[float, list[str]] | None = None
         for k in range(0 if prefix else 1, len(words)):  # k = 0: the speaker mark alone on the top line
-            top, bottom = words_text(words[:k]), words_text(words[k:])
+            top, bottom = join_words(words[:k]), join_words(words[k:])
             a, b = prefix + len(top), len(bottom)
             if a <= width and b <= width:
                 cost = _split_cost(words, k, a, b) + (100.0 if k == 0 else 0.0)
@@ -124,13 +104,13 @@ def wrap(words: Sequence[Word], prefix: int, width: int) -> list[str]:
     after the speaker mark goes to the second line. A function word that would end a line moves down."""
     lines: list[list[Word]] = [[]]
     for word in words:
-        trial = words_text([*lines[-1], word])
+        trial = join_words([*lines[-1], word])
         over = len(trial) + (prefix if len(lines) == 1 else 0) > width
         if over and (lines[-1] or (len(lines) == 1 and prefix)):
             carry: list[Word] = []
             last = lines[-1][-1] if lines[-1] else None
-            if len(lines[-1]) > 2 and last and is_function_word(last) and len(words_text([last, word])) <= width:
+            if len(lines[-1]) > 2 and last and is_function_word(last) and len(join_words([last, word])) <= width:
                 carry = [lines[-1].pop()]
             lines.append(carry)
         lines[-1].append(word)
-    return [words_text(line) for line in lines]
+    return [join_words(line) for line in lines]

@@ -34,7 +34,7 @@ How cues are built (limits from :class:`~diarize.writers.options.SubtitleOptions
    after its start. Snapping never creates an overlap or a short gap (:mod:`diarize.writers.frame_snap`).
 
 :func:`cue_stats` (:mod:`diarize.writers.compliance`) counts the cues that still break a rule (speech too fast to
-read in the time it has). Text is joined by :func:`~diarize.writers.breaks.words_text`.
+read in the time it has). Text is joined by :func:`~diarize.text.join_words`.
 """
 
 from __future__ import annotations
@@ -44,8 +44,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from fractions import Fraction
 
+from diarize.text import join_words
 from diarize.types import Result, Segment, Word
-from diarize.writers.breaks import cut_rank, layout, words_text, wrap
+from diarize.writers.breaks import cut_rank, layout, wrap
 from diarize.writers.compliance import CueStats, cue_stats
 from diarize.writers.cue_timing import Slot, Timing, plan_times
 from diarize.writers.frame_snap import snap_to_frames
@@ -61,7 +62,6 @@ __all__ = [
     "cue_stats",
     "labels_active",
     "speaker_prefix",
-    "words_text",
 ]
 
 _MIN_KEEP = {3: 0.25, 2: 0.35, 1: 0.5, 0: 0.3, -1: 0.9}  # share of a full cue's text a cut keeps, by rank
@@ -148,7 +148,7 @@ def _best_cut(words: Sequence[Word], a: int, i: int, prefix: int, options: Subti
     """Where to end the full cue ``words[a:i]`` (the cut lies in ``(a, i]``): the best-ranked break
     (:func:`~diarize.writers.breaks.cut_rank`) that keeps enough of the cue's text before it, the latest of
     equals (a sentence end may come earlier than a plain break), preferring cues whose two lines break cleanly."""
-    total = len(words_text(words[a:i]))
+    total = len(join_words(words[a:i]))
 
     def clean_lines(j: int) -> bool:
         chunk = words[a:j]
@@ -157,7 +157,7 @@ def _best_cut(words: Sequence[Word], a: int, i: int, prefix: int, options: Subti
     best: tuple[int, int, int] | None = None  # (clean lines, rank, j)
     for j in range(a + 1, i + 1):
         rank = cut_rank(words[j - 1], words[j] if j < len(words) else None)
-        if j < i and len(words_text(words[a:j])) < _MIN_KEEP[rank] * total:
+        if j < i and len(join_words(words[a:j])) < _MIN_KEEP[rank] * total:
             continue
         key = (int(_clean_lines(words[a:j], prefix, options)), rank, j)
         if best is None or key[:2] >= best[:2]:
@@ -207,7 +207,7 @@ def _tidy(chunk: list[Word], prefix: int, options: SubtitleOptions) -> list[list
 
 
 def _chars(words: Sequence[Word]) -> int:
-    return len(words_text(words))
+    return len(join_words(words))
 
 
 def _needs_company(words: Sequence[Word], room: float, options: SubtitleOptions) -> bool:

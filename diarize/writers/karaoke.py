@@ -16,8 +16,8 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 
+from diarize.text import attached, join_words
 from diarize.types import Word
-from diarize.writers.breaks import attached, words_text
 from diarize.writers.cues import Cue, CuePart
 
 __all__ = ["ass_karaoke", "part_line_words", "vtt_timed_lines"]
@@ -30,9 +30,9 @@ def part_line_words(part: CuePart) -> list[list[Word]]:
     rest = list(part.words)
     for line in part.lines:
         taken = 0
-        while taken < len(rest) and len(words_text(rest[:taken])) < len(line):
+        while taken < len(rest) and len(join_words(rest[:taken])) < len(line):
             taken += 1
-        if words_text(rest[:taken]) != line:
+        if join_words(rest[:taken]) != line:
             return [[] for _ in part.lines]
         groups.append(rest[:taken])
         rest = rest[taken:]
@@ -40,7 +40,7 @@ def part_line_words(part: CuePart) -> list[list[Word]]:
 
 
 def _tokens(words: Sequence[Word]) -> list[tuple[str, str, Word]]:
-    """``(separator, token, word)`` for each word of a line, separators as :func:`words_text` puts them."""
+    """``(separator, token, word)`` for each word of a line, separators as :func:`join_words` puts them."""
     out: list[tuple[str, str, Word]] = []
     for word in words:
         token = " ".join(word.text.split())
