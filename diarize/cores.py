@@ -19,9 +19,10 @@ Rules:
    rest (at least 1): 2 cores 1 + 1, 3 cores 1 + 2, 4 cores 1 + 3, 6 cores 2 + 4. A stage given an explicit
    count keeps it and the other gets what is left (at least 1).
 6. One after the other, an automatic stage gets the whole budget.
-7. Sizes are fixed for the whole run: CTranslate2 fixes its threads when the model loads, and the speaker
-   stage sizes its embedding workers when it starts; the stage that finishes first does not hand its cores
-   over.
+7. Side by side, when transcription finishes first the speaker stage takes over its cores: the pipeline
+   raises the speaker stage's :class:`ThreadBudget` to the whole budget, and the stage reads it before each
+   segmentation batch (PyTorch threads) and each embedding batch (embedding workers). The speaker stage
+   finishing first hands nothing over: CTranslate2 fixes its threads when the model loads.
 8. A batch shares the cores among its workers: each worker's budget is ``cores // workers`` (at least 1), and
    the workers are capped at ``cores // threads`` so that workers × threads never exceed the cores (a single
    worker with more explicit threads than cores is allowed, by rule 2).
@@ -29,9 +30,13 @@ Rules:
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import os
+import threading
+from collections.abc import Iterator
+from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -41,11 +46,13 @@ if TYPE_CHECKING:
 
 __all__ = [
     "CPU_FLAGS",
+    "ThreadBudget",
     "ThreadPlan",
     "available_cores",
     "batch_workers",
     "config_plan",
     "cpu_info",
+    "current_budget",
     "plan_threads",
     "with_threads",
 ]
@@ -143,6 +150,48 @@ class ThreadPlan:
 
     def to_dict(self) -> dict[str, Any]:
         return {"cores": self.cores, "asr": self.asr, "speakers": self.speakers, "parallel": self.parallel}
+
+
+class ThreadBudget:
+    """The threads a running stage may use now: its plan's count, raised when the stage beside it finishes
+    (rule 7).
+
+    The pipeline raises it from the thread that ran the other stage; the stage reads :attr:`threads` between
+    batches, in its own thread, through :func:`current_budget` while :meth:`bound` is active there.
+    """
+
+    def __init__(self, threads: int) -> None:
+        self._threads = max(1, threads)
+        self._lock = threading.Lock()
+
+    @property
+    def threads(self) -> int:
+        """The threads the stage may use from its next batch on."""
+        return self._threads
+
+    def raise_to(self, threads: int) -> None:
+        """Let the stage use ``threads`` from its next batch on; a budget is never lowered."""
+        with self._lock:
+            if threads > self._threads:
+                logger.debug("thread budget raised from %d to %d", self._threads, threads)
+                self._threads = threads
+
+    @contextlib.contextmanager
+    def bound(self) -> Iterator[ThreadBudget]:
+        """Make this the :func:`current_budget` of the block (in the calling thread and its context)."""
+        token = _CURRENT.set(self)
+        try:
+            yield self
+        finally:
+            _CURRENT.reset(token)
+
+
+_CURRENT: ContextVar[ThreadBudget | None] = ContextVar("diarize_thread_budget", default=None)
+
+
+def current_budget() -> ThreadBudget | None:
+    """The :class:`ThreadBudget` bound in this context, or ``None`` when the stage runs on fixed counts."""
+    return _CURRENT.get()
 
 
 def plan_threads(asr: int, speakers: int, *, parallel: bool, budget: int | None = None) -> ThreadPlan:

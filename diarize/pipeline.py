@@ -31,7 +31,7 @@ from diarize.audio import load_audio, load_channels
 from diarize.channels.split import StageModels, on_channel, split_channels
 from diarize.cli.progress import Cancelled
 from diarize.config import PipelineConfig, load_pipeline
-from diarize.cores import ThreadPlan, config_plan
+from diarize.cores import ThreadBudget, ThreadPlan, config_plan
 from diarize.errors import ConfigError
 from diarize.frames import FrameOptions, align, with_frames
 from diarize.hooks import Hook, no_hook
@@ -178,7 +178,7 @@ def run(
             return diarize(audio, speaker_options, speaker_models, hook)
 
     if plan.parallel:
-        transcript, diarization = _side_by_side(asr_stage, speaker_stage, stop)
+        transcript, diarization = _side_by_side(asr_stage, speaker_stage, stop, plan)
     else:
         transcript = asr_stage()
         diarization = speaker_stage()
@@ -260,16 +260,24 @@ def _result(
 
 
 def _side_by_side(
-    asr_stage: Callable[[], Transcript], speaker_stage: Callable[[], Diarization], stop: _Stop
+    asr_stage: Callable[[], Transcript],
+    speaker_stage: Callable[[], Diarization],
+    stop: _Stop,
+    plan: ThreadPlan | None = None,
 ) -> tuple[Transcript, Diarization]:
     """Transcription here, the speaker stage in a worker thread; whichever fails first stops the other.
 
-    The first real error wins over the :class:`Cancelled` it causes in the other stage.
+    The first real error wins over the :class:`Cancelled` it causes in the other stage. With ``plan``, the
+    speaker stage runs on a :class:`~diarize.cores.ThreadBudget` of ``plan.speakers`` threads, raised to
+    ``plan.cores`` once transcription returns (:mod:`diarize.cores` rule 7).
     """
+    budget = ThreadBudget(plan.speakers if plan else 1)
+    bound = budget.bound if plan else contextlib.nullcontext
 
     def speakers() -> Diarization:
         try:
-            return speaker_stage()
+            with bound():
+                return speaker_stage()
         except BaseException:
             stop.failed.set()
             raise
@@ -285,6 +293,8 @@ def _side_by_side(
             if isinstance(exc, Cancelled) and error is not None and not isinstance(error, Cancelled):
                 raise error from None
             raise
+        if plan is not None:
+            budget.raise_to(plan.cores)  # the speaker stage takes transcription's cores
         return transcript, future.result()
 
 

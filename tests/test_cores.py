@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import pytest
@@ -9,12 +10,14 @@ import pytest
 from diarize import cores
 from diarize.config import load_pipeline
 from diarize.cores import (
+    ThreadBudget,
     ThreadPlan,
     available_cores,
     batch_workers,
     cgroup_quota,
     config_plan,
     cpu_info,
+    current_budget,
     plan_threads,
     with_threads,
 )
@@ -148,3 +151,66 @@ def test_cpu_info_names_the_model_and_the_flags_that_matter(tmp_path, monkeypatc
     assert info["model"] == "Test CPU 9000"
     assert info["flags"] == ["avx2", "avx512f", "fma"]
     assert info["cores_available"] >= 1
+
+
+def test_thread_budget_grows_and_is_never_lowered() -> None:
+    budget = ThreadBudget(1)
+    assert budget.threads == 1
+    budget.raise_to(3)
+    assert budget.threads == 3
+    budget.raise_to(2)
+    assert budget.threads == 3
+    assert ThreadBudget(0).threads == 1
+
+
+def test_bound_budget_is_seen_only_where_it_is_bound() -> None:
+    budget = ThreadBudget(1)
+    assert current_budget() is None
+    seen: list[int | None] = []
+
+    def stage() -> None:  # the speaker stage's thread binds it and reads it between batches
+        with budget.bound():
+            seen.append(None if current_budget() is None else current_budget().threads)
+            started.set()
+            raised.wait()
+            seen.append(current_budget().threads)
+        seen.append(None if current_budget() is None else -1)
+
+    started, raised = threading.Event(), threading.Event()
+    worker = threading.Thread(target=stage)
+    worker.start()
+    started.wait()
+    budget.raise_to(2)  # the other stage finished, from another thread
+    assert current_budget() is None  # not bound here
+    raised.set()
+    worker.join()
+    assert seen == [1, 2, None]
+
+
+def test_speaker_stage_takes_the_cores_transcription_leaves() -> None:
+    from diarize.pipeline import _side_by_side, _Stop
+
+    plan = ThreadPlan(cores=4, asr=1, speakers=3, parallel=True)
+    asr_running = threading.Event()
+    seen: list[int] = []
+
+    def speakers() -> str:
+        budget = current_budget()
+        assert budget is not None
+        seen.append(budget.threads)
+        asr_running.set()
+        for _ in range(10_000):  # until the pipeline hands the cores over (a bounded wait, not a timing)
+            if budget.threads != seen[0]:
+                break
+            threading.Event().wait(0.001)
+        seen.append(budget.threads)
+        return "diarization"
+
+    def asr() -> str:
+        asr_running.wait()
+        return "transcript"
+
+    result = _side_by_side(asr, speakers, _Stop(None), plan)  # type: ignore[arg-type]
+    assert result == ("transcript", "diarization")
+    assert seen == [3, 4]
+    assert current_budget() is None

@@ -10,7 +10,16 @@ import torch
 
 from diarize.errors import ModelError
 from diarize.models.cache import ModelCache
-from diarize.speakers.embeddings import MIN_FRAMES, embed, load_campplus, load_ge2e, speaker_embedding
+from diarize.models.threads import torch_threads
+from diarize.speakers.embeddings import (
+    MIN_FRAMES,
+    FileFbank,
+    embed,
+    load_campplus,
+    load_ge2e,
+    speaker_embedding,
+    window_embeddings,
+)
 from diarize.speakers.nets.campplus import CAMPPlus, fbank, normalize_fbank
 from diarize.speakers.nets.ge2e import GE2E, mel_spectrogram, normalize_volume
 
@@ -150,3 +159,71 @@ def test_ge2e_separates_speakers_in_a_real_meeting(ge2e: GE2E, ami05: tuple) -> 
         b = embed(ge2e, _clip(samples, 1.472, 2.112))
     assert float(a1.norm()) == pytest.approx(1.0, abs=1e-5)
     assert float(a1 @ a2) > max(float(a1 @ b), float(a2 @ b)) + 0.1
+
+
+def _padded_crop(wave: torch.Tensor, start: int, end: int) -> torch.Tensor:
+    """Samples ``[start, end)`` of ``wave``, zeros past its end (as pyannote crops the last windows)."""
+    return torch.nn.functional.pad(wave[start:end], (0, max(0, end - wave.shape[0])))
+
+
+def test_file_fbank_slices_are_the_per_window_fbank_on_real_speech(
+    ami05: tuple, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    wave = torch.from_numpy(ami05[0].copy())
+    monkeypatch.setattr(FileFbank, "BLOCK_FRAMES", 777)  # block edges fall inside windows
+    windows = [(t * 16000, t * 16000 + 160_000 - (t % 2)) for t in range(0, len(wave) // 16000, 3)]
+    features = FileFbank(wave, max(end for _, end in windows))
+    assert windows[-1][1] > len(wave)  # the last windows run past the end, zero-padded
+    for start, end in windows:
+        torch.testing.assert_close(features.window(start, end), fbank(_padded_crop(wave, start, end)))
+    with pytest.raises(ValueError, match="10 ms"):
+        features.window(80, 160_080)
+
+
+def test_window_embeddings_match_embedding_every_window_on_real_speech(campplus: CAMPPlus, ami05: tuple) -> None:
+    wave = torch.from_numpy(ami05[0][: 24 * 16000].copy())
+    windows = [(t * 16000, t * 16000 + 160_000) for t in (0, 7, 14)]
+    masks = np.zeros((3, 589, 3), dtype=np.float32)  # segmentation frames of 10 s windows
+    masks[:, 50:300, 0] = 1
+    masks[:, 250:589, 1] = 1  # speaker 2 of each window is silent
+    masks[1, :, 0] = 0  # and speaker 0 of window 1
+    reports: list[int] = []
+    model = speaker_embedding(campplus, "campplus", workers=2)
+    sliced = window_embeddings(model, wave, windows, masks, 4, lambda *a, **k: reports.append(k["completed"]))
+    assert sliced.shape == (3, 3, 192) and reports == [0, 1, 2, 3]
+    with torch.inference_mode():
+        each = torch.stack([
+            torch.stack([embed(campplus, wave[start:end], torch.from_numpy(masks[c, :, s])) for s in range(3)])
+            for c, (start, end) in enumerate(windows)
+        ]).numpy()
+    assert (np.isnan(sliced) == np.isnan(each)).all() and np.isnan(sliced[:, 2]).all() and np.isnan(sliced[1, 0]).all()
+    found = np.isfinite(each).all(axis=-1)
+    a, b = sliced[found], each[found]
+    cosine = (a * b).sum(-1) / np.linalg.norm(a, axis=-1) / np.linalg.norm(b, axis=-1)
+    assert len(a) == 5 and cosine.min() > 1 - 1e-4
+
+
+def test_pipeline_embeddings_from_one_fbank_match_pyannote_per_window(
+    campplus: CAMPPlus, cache: ModelCache, ami05: tuple
+) -> None:
+    from pyannote.audio.pipelines import SpeakerDiarization
+
+    from diarize.speakers.options import SpeakerOptions
+    from diarize.speakers.pyannote import build_pipeline, run_segmentation
+
+    segmentation = cache.segmentation()
+    options = SpeakerOptions(step=2.5)
+    pipeline = build_pipeline(segmentation, speaker_embedding(campplus, "campplus"), options)
+    samples = ami05[0][: 25 * 16000].copy()
+    file = {"waveform": torch.from_numpy(samples).reshape(1, -1), "sample_rate": 16000, "uri": "ami05"}
+    with torch_threads(1):
+        frames = run_segmentation(pipeline, segmentation, file, lambda *a, **k: None)
+        ours = pipeline.get_embeddings(file, frames.binarized, exclude_overlap=True)
+        theirs = SpeakerDiarization.get_embeddings(pipeline, file, frames.binarized, exclude_overlap=True)
+    assert ours.shape == theirs.shape and ours.shape[0] == len(frames.binarized.data)
+    assert (np.isnan(ours) == np.isnan(theirs)).all()
+    found = np.isfinite(theirs).all(axis=-1)
+    assert found.sum() >= 4
+    a, b = ours[found], theirs[found]
+    cosine = (a * b).sum(-1) / np.linalg.norm(a, axis=-1) / np.linalg.norm(b, axis=-1)
+    assert cosine.min() > 1 - 1e-4

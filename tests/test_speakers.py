@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import hashlib
+import threading
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 import pytest
+import torch
 
+from diarize.cores import ThreadBudget
 from diarize.errors import ConfigError, ModelError
+from diarize.models.threads import torch_threads
 from diarize.speakers.diarization import SpeakerModels, build_diarization, diarize
 from diarize.speakers.options import SpeakerOptions
 from diarize.speakers.turns import (
@@ -423,3 +428,65 @@ def test_ge2e_fallback_diarizes_the_sample(
     assert diarization.embedding_model == "ge2e"
     assert next(iter(diarization.centroids.values())).shape == (256,)
     assert _der(diarization, reference, uem, collar=0.5) < 10.0
+
+
+class _Recorder(torch.nn.Module):
+    """A stand-in embedding network that records the thread and torch thread count of every item."""
+
+    embedding_size = 4
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls: list[tuple[str, int]] = []
+
+    def embed(self, network: object, waveform: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
+        self.calls.append((threading.current_thread().name, torch.get_num_threads()))
+        return torch.full((self.embedding_size,), float(waveform[0]))
+
+
+def test_embedding_workers_follow_the_thread_budget_between_batches() -> None:
+    from diarize.speakers.pyannote import SpeakerEmbedding
+
+    recorder = _Recorder()
+    model = SpeakerEmbedding(recorder, "fake", recorder.embed, 1, workers=1)  # type: ignore[arg-type]
+    waves = torch.arange(4, dtype=torch.float32).reshape(4, 1, 1).repeat(1, 1, 8)
+    budget = ThreadBudget(1)
+    with budget.bound():
+        first = model(waves, weights=torch.ones(4, 2))
+        assert model.workers == 1 and {name for name, _ in recorder.calls} == {threading.current_thread().name}
+        budget.raise_to(2)  # transcription finished: the next batch runs on two workers
+        recorder.calls.clear()
+        second = model(waves, weights=torch.ones(4, 2))
+    assert model.workers == 1  # unbound: the count it was made with
+    assert all(name.startswith("embedding") for name, _ in recorder.calls)
+    assert {threads for _, threads in recorder.calls} == {1}  # one torch thread per worker
+    torch.testing.assert_close(first, second)
+    assert first[:, 0].tolist() == [0.0, 1.0, 2.0, 3.0]
+
+
+class _Done(Exception):
+    pass
+
+
+def test_segmentation_batches_take_the_thread_budget() -> None:
+    from diarize.speakers.pyannote import run_segmentation
+
+    budget = ThreadBudget(1)
+    seen: list[int] = []
+
+    class Pipeline:
+        def get_segmentations(self, file: dict, hook: Callable[..., None]) -> None:
+            for completed in range(3):
+                hook("segmentation", None, total=3, completed=completed)
+                seen.append(torch.get_num_threads())  # the batch after the report
+                if completed == 0:
+                    budget.raise_to(2)
+            raise _Done  # what follows segmentation is not under test
+
+    previous = torch.get_num_threads()
+    try:
+        with budget.bound(), torch_threads(1), pytest.raises(_Done):
+            run_segmentation(Pipeline(), None, {}, lambda *a, **k: None)  # type: ignore[arg-type]
+    finally:
+        torch.set_num_threads(previous)
+    assert seen == [1, 2, 2]

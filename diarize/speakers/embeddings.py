@@ -12,35 +12,48 @@ pyannote.audio's diarization pipeline asks an embedding model for ``forward(wave
 window. :class:`SpeakerEmbedding` answers with "gather" pooling: it keeps only the feature frames where the
 speaker is active, mean-normalises them as one utterance and runs the unmodified network on them, which
 matches how the networks were trained (on single-speaker utterances) better than weighting their pooling.
+
+Kaldi's fbank is computed frame by frame (each 25 ms frame every 10 ms from its own samples, no dither), so
+the CAM++ features of a window that starts on a multiple of 10 ms are rows of the whole file's:
+:func:`window_embeddings` computes them once per file (:class:`FileFbank`) instead of once per window and
+local speaker, each second of speech ``3 × 10 / step`` times.
 """
 
 from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import torch
 
 from diarize.errors import ModelError
-from diarize.speakers.nets.campplus import CAMPPlus, fbank, normalize_fbank
+from diarize.speakers.nets.campplus import FBANK_DIM, CAMPPlus, fbank, normalize_fbank
 from diarize.speakers.nets.ge2e import GE2E, mel_spectrogram, normalize_volume
 
 if TYPE_CHECKING:
     from diarize.speakers.pyannote import SpeakerEmbedding
 
 __all__ = [
+    "FileFbank",
     "embed",
+    "embed_fbank",
     "load_campplus",
     "load_ge2e",
     "speaker_embedding",
+    "window_embeddings",
 ]
 
 logger = logging.getLogger(__name__)
 
 MIN_FRAMES = 20
 """Fewest feature frames (10 ms each) an embedding is computed from; shorter speech is repeated up to it."""
+
+HOP, FRAME = 160, 400
+"""Samples between successive fbank frames (10 ms) and in one frame (25 ms), at 16 kHz."""
 
 
 def _load_state(path: Path, what: str) -> dict[str, Any]:
@@ -102,13 +115,92 @@ def embed(network: CAMPPlus | GE2E, waveform: torch.Tensor, mask: torch.Tensor |
     """
     if isinstance(network, GE2E):
         return _embed_ge2e(network, waveform, mask)
-    features = fbank(waveform)  # shape: (frames, 80)
+    return embed_fbank(network, fbank(waveform), mask)
+
+
+def embed_fbank(network: CAMPPlus, features: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+    """:func:`embed` from the window's fbank ``features`` ``(frames, 80)`` (not mean-normalised): the frames
+    ``mask`` selects are mean-normalised together, as one utterance."""
     if mask is not None:
         features = features[_frame_mask(mask, features.shape[0])]
     if features.shape[0] == 0:
         return torch.full((network.embedding_size,), float("nan"))
     features = _repeat_to(normalize_fbank(features), MIN_FRAMES)
     return network(features[None])[0]
+
+
+class FileFbank:
+    """The CAM++ fbank of a whole file, computed once and sliced per window (see the module docstring)."""
+
+    BLOCK_FRAMES = 1000
+    """Frames per fbank call (10 s): bounds the memory the framing takes on long files (and runs faster than
+    larger blocks: 0.36 ms per second of audio, against 0.75 ms in 60 s blocks)."""
+
+    def __init__(self, waveform: torch.Tensor, num_samples: int) -> None:
+        """``waveform`` ``(samples,)``, zero-padded to ``num_samples`` when shorter (as windows past its end
+        are)."""
+        padded = torch.nn.functional.pad(waveform.float(), (0, max(0, num_samples - waveform.shape[0])))
+        total = 1 + (padded.shape[0] - FRAME) // HOP if padded.shape[0] >= FRAME else 0
+        step = self.BLOCK_FRAMES
+        blocks = [fbank(padded[HOP * f : HOP * (min(f + step, total) - 1) + FRAME]) for f in range(0, total, step)]
+        # shape: (frames, 80)
+        self.features = torch.cat(blocks) if blocks else torch.empty(0, FBANK_DIM)
+
+    @staticmethod
+    def aligned(start: int) -> bool:
+        """Whether a window starting at sample ``start`` starts on one of the file's frames."""
+        return start >= 0 and start % HOP == 0
+
+    def window(self, start: int, end: int) -> torch.Tensor:
+        """``fbank`` of samples ``[start, end)`` of the (padded) file, ``start`` :meth:`aligned`."""
+        if not self.aligned(start) or end - start < FRAME:
+            raise ValueError(f"window [{start}, {end}) does not start on a 10 ms frame or is under 25 ms")
+        first = start // HOP
+        count = 1 + (end - start - FRAME) // HOP
+        if first + count > self.features.shape[0]:
+            raise ValueError(f"window [{start}, {end}) ends past the {self.features.shape[0]} frames computed")
+        return self.features[first : first + count]
+
+
+def window_embeddings(
+    model: SpeakerEmbedding,
+    waveform: torch.Tensor,
+    windows: Sequence[tuple[int, int]],
+    masks: np.ndarray,
+    batch_size: int,
+    hook: Callable[..., None] | None = None,
+) -> np.ndarray:
+    """``(num_chunks, local_speakers, dimension)`` CAM++ embeddings of every local speaker of every window.
+
+    ``windows`` are the ``[start, end)`` samples of each chunk in ``waveform`` ``(samples,)`` (each start
+    :meth:`FileFbank.aligned`); ``masks`` ``(num_chunks, num_frames, local_speakers)`` each speaker's frames
+    to gather. Items are embedded ``batch_size`` at a time, in pyannote's order (chunk by chunk, speaker by
+    speaker), and ``hook`` gets pyannote's ``("embeddings", batch, total=, completed=)`` reports.
+    """
+    network = model.network
+    if not isinstance(network, CAMPPlus):
+        raise TypeError("window embeddings need CAM++ (its front end is an fbank)")
+    num_chunks, _, num_speakers = masks.shape
+    items = [(c, s) for c in range(num_chunks) for s in range(num_speakers)]
+    total = math.ceil(len(items) / batch_size)
+    if hook is not None:
+        hook("embeddings", None, total=total, completed=0)
+    features = FileFbank(waveform, max((end for _, end in windows), default=0))
+    rows: list[np.ndarray] = []
+    for i in range(total):
+        batch = items[i * batch_size : (i + 1) * batch_size]
+
+        def one(b: int, batch: list[tuple[int, int]] = batch) -> torch.Tensor:
+            c, s = batch[b]
+            return embed_fbank(network, features.window(*windows[c]), torch.from_numpy(masks[c, :, s]))
+
+        embedded = model.embed_items(one, len(batch)).numpy()
+        rows.append(embedded)
+        if hook is not None:
+            hook("embeddings", embedded, total=total, completed=i + 1)
+    dimension = int(network.embedding_size)
+    stacked = np.vstack(rows) if rows else np.empty((0, dimension), dtype=np.float32)
+    return stacked.reshape(num_chunks, num_speakers, dimension)
 
 
 def _embed_ge2e(network: GE2E, waveform: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:

@@ -22,8 +22,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
+from diarize.cores import current_budget
 from diarize.errors import ModelError
 from diarize.models.offline import offline_environment, quiet_imports
+from diarize.models.threads import torch_threads
 from diarize.speakers.nets.campplus import CAMPPlus
 from diarize.speakers.nets.ge2e import GE2E
 from diarize.speakers.turns import ClusteredSpeakers, FrameGrid
@@ -91,16 +93,33 @@ class SpeakerEmbedding(Model):
             raise ValueError(f"{waveforms.shape[-1]} samples are too few for a speaker embedding")
 
         def one(b: int) -> torch.Tensor:
-            with torch.inference_mode():  # thread-local: entered in each worker
-                return self._embed(self.network, waveforms[b, 0], None if weights is None else weights[b])
+            return self._embed(self.network, waveforms[b, 0], None if weights is None else weights[b])
 
-        batch = range(waveforms.shape[0])
-        if self._workers == 1 or len(batch) == 1:
-            rows = [one(b) for b in batch]
-        else:
-            # items run side by side, each on one torch thread: no OpenMP barrier to spin on a busy machine
-            with ThreadPoolExecutor(max_workers=self._workers, thread_name_prefix="embedding") as pool:
-                rows = list(pool.map(one, batch))
+        return self.embed_items(one, waveforms.shape[0])
+
+    @property
+    def workers(self) -> int:
+        """Items embedded side by side now: the stage's thread budget when one is bound (it grows when
+        transcription finishes, :mod:`diarize.cores` rule 7), else the count the model was made with."""
+        budget = current_budget()
+        return self._workers if budget is None else budget.threads
+
+    def embed_items(self, one: Callable[[int], torch.Tensor], count: int) -> torch.Tensor:
+        """``(count, dimension)``: ``one(b)`` for every item ``b`` of a batch, :attr:`workers` side by side."""
+
+        def run(b: int) -> torch.Tensor:
+            with torch.inference_mode():  # thread-local: entered in each worker
+                return one(b)
+
+        workers = self.workers
+        # one torch thread per item; workers started inside take the count set here
+        with torch_threads(1):
+            if workers == 1 or count == 1:
+                rows = [run(b) for b in range(count)]
+            else:
+                # items run side by side: no OpenMP barrier to spin on a busy machine
+                with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="embedding") as pool:
+                    rows = list(pool.map(run, range(count)))
         _release_freed_memory()
         # shape: (batch, dimension)
         return torch.stack(rows)
@@ -150,6 +169,61 @@ def _specifications(segmentation: Model) -> Specifications:
     return specifications
 
 
+class _Diarization(SpeakerDiarization):
+    """pyannote's diarization pipeline, whose CAM++ embeddings slice one fbank of the whole in-memory file
+    (:func:`diarize.speakers.embeddings.window_embeddings`) rather than compute it for every window and local
+    speaker; anything else (GE2E, windows off the 10 ms grid, audio read from a path) goes through pyannote's
+    own ``get_embeddings``."""
+
+    def get_embeddings(
+        self,
+        file: dict[str, Any],
+        binary_segmentations: SlidingWindowFeature,
+        exclude_overlap: bool = False,
+        hook: Callable[..., Any] | None = None,
+    ) -> np.ndarray:
+        from diarize.speakers.embeddings import FileFbank, window_embeddings
+
+        model, waveform, rate = self.embedding, file.get("waveform"), file.get("sample_rate")
+        # the samples pyannote's Audio.crop cuts for each chunk
+        windows = [(self._audio.get_num_samples(chunk.start, rate), self._audio.get_num_samples(chunk.end, rate))
+                   for chunk, _ in binary_segmentations]
+        if (
+            self.training  # pyannote keeps embeddings between trials
+            or not isinstance(model, SpeakerEmbedding)
+            or not isinstance(model.network, CAMPPlus)
+            or waveform is None
+            or waveform.shape[0] != 1
+            or rate != model.audio.sample_rate
+            or not all(FileFbank.aligned(start) for start, _ in windows)
+        ):
+            return super().get_embeddings(file, binary_segmentations, exclude_overlap=exclude_overlap, hook=hook)
+        min_samples = self._embedding.min_num_samples if exclude_overlap else None
+        masks = embedding_masks(binary_segmentations, min_samples, model.audio.sample_rate)
+        return window_embeddings(model, waveform[0], windows, masks, self.embedding_batch_size, hook)
+
+
+def embedding_masks(
+    binary_segmentations: SlidingWindowFeature, min_num_samples: int | None, sample_rate: int
+) -> np.ndarray:
+    """``(num_chunks, num_frames, local_speakers)`` float32: the frames each local speaker is embedded from.
+
+    pyannote's rule (``SpeakerDiarization.get_embeddings``): with ``min_num_samples`` (overlap excluded), a
+    speaker's frames without overlap when there are more than ``min_num_samples`` worth of them, else all
+    its frames; NaN frames (partial stitching) are off.
+    """
+    data = binary_segmentations.data
+    masks = np.nan_to_num(data, nan=0.0).astype(np.float32)
+    if min_num_samples is None:
+        return masks
+    num_frames = data.shape[1]
+    num_samples = binary_segmentations.sliding_window.duration * sample_rate
+    min_num_frames = math.ceil(num_frames * min_num_samples / num_samples)
+    clean = np.nan_to_num(data * (1.0 * (np.sum(data, axis=2, keepdims=True) < 2)), nan=0.0).astype(np.float32)
+    enough = clean.sum(axis=1, keepdims=True) > min_num_frames  # shape: (num_chunks, 1, local_speakers)
+    return np.where(enough, clean, masks)
+
+
 def build_pipeline(
     segmentation: Model, embedding: SpeakerEmbedding, options: SpeakerOptions
 ) -> SpeakerDiarization:
@@ -160,7 +234,7 @@ def build_pipeline(
     """
     offline_environment()  # pyannote reads its telemetry switch on every run
     with quiet_imports():
-        pipeline = SpeakerDiarization(
+        pipeline = _Diarization(
             segmentation=segmentation,
             segmentation_step=options.step / _specifications(segmentation).duration,
             embedding=embedding,
@@ -215,14 +289,33 @@ class SpeakerFrames:
 def run_segmentation(
     pipeline: SpeakerDiarization, segmentation: Model, file: dict[str, Any], hook: Callable[..., None]
 ) -> SpeakerFrames:
-    """Segment every window and count the speakers talking at once in each frame."""
-    segmentations = pipeline.get_segmentations(file, hook=hook)
+    """Segment every window and count the speakers talking at once in each frame.
+
+    With a thread budget bound (:func:`diarize.cores.current_budget`), each batch runs on as many PyTorch
+    threads as the budget gives when the batch starts.
+    """
+    segmentations = pipeline.get_segmentations(file, hook=_following_budget(hook))
     if _specifications(segmentation).powerset:
         binarized = segmentations
     else:
         binarized = binarize(segmentations, onset=0.5, initial_state=False)
     count = pipeline.speaker_count(binarized, segmentation.receptive_field, warm_up=(0.0, 0.0))
     return SpeakerFrames(segmentations=segmentations, binarized=binarized, count=count)
+
+
+def _following_budget(hook: Callable[..., None]) -> Callable[..., None]:
+    """``hook``, first setting this thread's PyTorch threads to the bound budget (pyannote calls the hook
+    before the first batch and after each one, in the thread that runs the batches)."""
+    budget = current_budget()
+    if budget is None:
+        return hook
+
+    def relay(*args: Any, **kwargs: Any) -> None:
+        if torch.get_num_threads() != budget.threads:
+            torch.set_num_threads(budget.threads)
+        hook(*args, **kwargs)
+
+    return relay
 
 
 def run_clustering(
