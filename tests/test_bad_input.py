@@ -31,6 +31,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from diarize.writers.structured import EMBEDDINGS_SUFFIX, read_embeddings
+
 RSS_BOUND = 3 << 30
 """Bytes of peak resident memory any one ``diarize run`` may take."""
 
@@ -356,7 +358,7 @@ def _assert_outputs(out: Path, stem: str, case: Case) -> None:
     if case.frames is not None:
         assert (source["video"] or {}).get("n_frames", 0) == case.frames, source["video"]
     words = [w for s in data["segments"] for w in s["words"]]
-    speakers = set(data["speakers"])
+    speakers = {s["label"] for s in data["speakers"]}
     assert all(w["speaker"] in speakers for w in words)
     assert all(0.0 <= w["start"] <= w["end"] <= duration + 0.05 for w in words)
     assert all(0.0 <= t["start"] < t["end"] <= duration + 0.05 and t["speaker"] in speakers for t in data["turns"])
@@ -436,7 +438,12 @@ def test_valid_media_gives_its_outputs_or_one_line(case: Case, group_run: GroupR
     else:
         assert case.expect in ("ok", "any"), f"no error line for {path}: {outcome.stderr}"
         assert len(statuses) == 1, outcome.stdout
-        assert written == sorted(f"{case.name}{s}" for s in SUFFIXES)
+        # the speaker embeddings file comes with every result whose speakers were embedded (not too-short clips)
+        npz = f"{case.name}{EMBEDDINGS_SUFFIX}"
+        assert written == sorted([f"{case.name}{s}" for s in SUFFIXES] + ([npz] if npz in written else []))
+        if npz in written:
+            labels = {s["label"] for s in json.loads((out / f"{case.name}.json").read_text())["speakers"]}
+            assert set(read_embeddings(out / npz)) and set(read_embeddings(out / npz)) <= labels
         _assert_outputs(out, case.name, case)
     row["verdict"] = "ok"
 
@@ -449,11 +456,14 @@ def test_valid_media_run_leaves_only_error_lines_on_stderr(group_run: GroupRun) 
     lines = [line for line in outcome.stderr.splitlines() if line.strip()]
     failed = [line for line in lines if any(line.startswith(f"diarize: error: {p}: ") for p in paths)]
     summary = [line for line in lines if re.fullmatch(r"diarize: \d+ of \d+ inputs done, \d+ failed", line)]
-    assert [line for line in lines if line not in failed and line not in summary] == [], outcome.stderr
+    # stderr is a pipe here, so progress comes as plain lines, each naming its input: "[3/25] clip.wav: vad done; …"
+    names = "|".join(re.escape(p.name) for p in group_run.inputs.values())
+    progress = [line for line in lines if re.match(rf"\[\d+/{len(paths)}\] (?:{names}): ", line)]
+    assert [line for line in lines if line not in failed + summary + progress] == [], outcome.stderr
     assert summary == ([f"diarize: {len(paths) - len(failed)} of {len(paths)} inputs done, {len(failed)} failed"]
                        if failed else [])
     assert outcome.rc == (1 if failed else 0)
-    leftovers = sorted(p.name for p in group_run.out.iterdir() if not p.name.endswith(SUFFIXES))
+    leftovers = sorted(p.name for p in group_run.out.iterdir() if not p.name.endswith((*SUFFIXES, EMBEDDINGS_SUFFIX)))
     assert leftovers == [], leftovers
 
 
