@@ -680,3 +680,21 @@ def test_ctrl_c_while_arguments_are_parsed_is_an_interruption_not_aborted():
         result = CliRunner().invoke(root, args)
         assert result.exit_code == 130 and "Aborted" not in result.output, args
         assert result.stderr == "diarize: interrupted\n"
+
+
+def test_main_never_ends_its_host_for_a_command_run_before(tmp_path: Path) -> None:
+    """A command that finished earlier in the process (a test runner's, say) lets the console script leave at
+    once only for itself: a later ``main()`` that fails raises SystemExit, it does not end the process."""
+    script = (
+        "import sys\n"
+        "from diarize.cli import common\n"
+        "from diarize.cli.main import main\n"
+        "common.finished()\n"
+        f"sys.argv = ['diarize', 'eval', '--ref', {str(tmp_path / 'missing.rttm')!r}, 'hyp.rttm']\n"
+        "try:\n"
+        "    main()\n"
+        "except SystemExit as exc:\n"
+        "    print('still here, status', exc.code)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0 and "still here, status" in done.stdout, done.stderr

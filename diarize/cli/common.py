@@ -39,6 +39,7 @@ __all__ = [
     "Group",
     "Interrupts",
     "OutputGuard",
+    "console_script_starts",
     "error_line",
     "examples",
     "exit_now_if_interrupted",
@@ -240,6 +241,13 @@ def interruptible(grace: float = GRACE) -> Iterator[Interrupts]:
     code = interrupts.leave()
     restore()
     raise click.exceptions.Exit(code)
+
+
+def console_script_starts() -> None:
+    """Forget what earlier commands of this process said (:func:`finished`, an interrupted exit): the console
+    script calls this first, so that a host that ran commands before (a test runner) is never ended for them."""
+    global _finished, _left
+    _finished = _left = False
 
 
 def finished() -> None:

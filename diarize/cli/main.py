@@ -18,6 +18,7 @@ from diarize.cli.common import (
     Group,
     Interrupts,
     OutputGuard,
+    console_script_starts,
     error_line,
     examples,
     exit_now_if_interrupted,
@@ -580,6 +581,7 @@ def main() -> None:
     commands that stop on a signal run under a supervisor process (:mod:`diarize.supervise`).
     """
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    console_script_starts()
     with supervise.enabled():
         try:
             cli(prog_name="diarize")
