@@ -71,8 +71,9 @@ class Models:
 
     def speakers(self, options: SpeakerOptions) -> SpeakerModels:
         with self._lock:
-            embedding = self.cache.campplus() if options.embedding_model == "campplus" else self.cache.ge2e()
-            return SpeakerModels(segmentation=self.cache.segmentation(), embedding=embedding)
+            embedding = (self.cache.campplus(options.runtime) if options.embedding_model == "campplus"
+                         else self.cache.ge2e())
+            return SpeakerModels(segmentation=self.cache.segmentation(options.runtime), embedding=embedding)
 
     def load(self, config: PipelineConfig) -> None:
         """Load everything ``config`` needs now (so that per-file timings exclude model loading)."""
@@ -94,6 +95,7 @@ class Models:
             "asr_task": asr.task,
             "segmentation": "segmentation-3.0",
             "embedding": config.speakers.embedding_model,
+            "embedding_runtime": config.speakers.runtime if config.speakers.embedding_model == "campplus" else "torch",
         }
 
 

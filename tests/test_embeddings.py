@@ -227,3 +227,4 @@ def test_pipeline_embeddings_from_one_fbank_match_pyannote_per_window(
     a, b = ours[found], theirs[found]
     cosine = (a * b).sum(-1) / np.linalg.norm(a, axis=-1) / np.linalg.norm(b, axis=-1)
     assert cosine.min() > 1 - 1e-4
+

@@ -59,6 +59,8 @@ def test_registry_names_are_the_documented_ones() -> None:
         "whisper-base-openai",
         "segmentation-3.0",
         "campplus",
+        "segmentation-3.0-onnx",
+        "campplus-onnx",
         "ge2e",
     )
 

@@ -294,25 +294,11 @@ def speaker_models(tmp_path_factory: pytest.TempPathFactory) -> SpeakerModels:
 @pytest.fixture(scope="module")
 def references(shared_data: Path, pyannote_sample: Path) -> dict:
     """name → (audio, reference annotation, uem) for the scored recordings."""
-    from pyannote.core import Segment, Timeline
-    from pyannote.database.util import load_rttm, load_uem
-
     from diarize.audio import load_audio
 
     paths = {"sample": pyannote_sample}
     paths.update({name: shared_data / "meetings" / f"{name}.wav" for name in DER_BOUNDS if name != "sample"})
-    loaded = {}
-    for name, wav in paths.items():
-        audio = load_audio(wav)
-        reference = next(iter(load_rttm(wav.with_suffix(".rttm")).values()))
-        uem_path = wav.with_suffix(".uem")
-        uem = (
-            next(iter(load_uem(uem_path).values()))
-            if uem_path.is_file()
-            else Timeline([Segment(0, audio.duration)])
-        )
-        loaded[name] = (audio, reference, uem)
-    return loaded
+    return {name: (load_audio(wav), *_reference_of(wav)) for name, wav in paths.items()}
 
 
 @pytest.fixture(scope="module")
@@ -340,6 +326,44 @@ def test_der_stays_within_the_measured_bounds(name: str, references: dict, defau
     measured0, measured05 = DER_BOUNDS[name]
     assert _der(diarization, reference, uem, collar=0.0) <= measured0 + MARGIN
     assert _der(diarization, reference, uem, collar=0.5) <= measured05 + MARGIN
+
+
+@pytest.mark.slow
+def test_onnx_runtime_keeps_der_within_half_a_point_on_every_dev_file(
+    shared_data: Path, pyannote_sample: Path, speaker_models: SpeakerModels
+) -> None:
+    """CAM++ under ONNX Runtime (the default) against torch: DER within 0.5 points and the same speaker count on
+    pyannote's sample and every recording under ``meetings/`` with a reference."""
+    from diarize.audio import load_audio
+    from diarize.speakers.tuning import MEETINGS, load_models
+
+    assert speaker_models.embedding.runtime is not None  # the default models run on ONNX Runtime
+    torch_models = load_models("campplus", runtime="torch")
+    assert torch_models.embedding.runtime is None
+    wavs = [pyannote_sample] + [shared_data / "meetings" / f"{name}.wav" for name in MEETINGS]
+    compared = 0
+    for wav in wavs:
+        reference = _reference_of(wav)
+        audio = load_audio(wav)
+        ours, theirs = (diarize(audio, SpeakerOptions(), models) for models in (speaker_models, torch_models))
+        assert len(ours.speakers) == len(theirs.speakers), wav.name
+        for collar in (0.0, 0.5):
+            assert abs(_der(ours, *reference, collar=collar) - _der(theirs, *reference, collar=collar)) <= 0.5
+        compared += 1
+    assert compared == 11
+
+
+def _reference_of(wav: Path) -> tuple:
+    from pyannote.core import Segment, Timeline
+    from pyannote.database.util import load_rttm, load_uem
+
+    from diarize.audio import probe
+
+    reference = next(iter(load_rttm(wav.with_suffix(".rttm")).values()))
+    uem_path = wav.with_suffix(".uem")
+    uem = (next(iter(load_uem(uem_path).values())) if uem_path.is_file()
+           else Timeline([Segment(0, probe(wav).duration)]))
+    return reference, uem
 
 
 @pytest.mark.slow

@@ -133,6 +133,8 @@ class LongBench:
     duration: float
     sources: tuple[str, ...]
     configured: PassResult
+    baselines: Mapping[str, Cost] = field(default_factory=dict)
+    """Each baseline's cost on the long recording (with ``baseline``)."""
 
 
 @dataclass(frozen=True)
@@ -307,13 +309,16 @@ def _bench_baselines(
     options: BenchOptions,
     note: Progress,
     loader: BaselineLoader,
-) -> tuple[list[FileBench], dict[str, Cost], dict[str, str]]:
-    """Each baseline loaded, warmed up and run on every file in a child process of its own; ``files`` with
-    their baseline results, the load costs and the baselines that failed (name: why)."""
+) -> tuple[list[FileBench], dict[str, Cost], dict[str, str], dict[str, Cost]]:
+    """Each baseline loaded, warmed up and run on every one of ``audios`` in a child process of its own:
+    the files' audio, then the long recording when one more is given. Returns ``files`` with their baseline
+    results, the load costs, the baselines that failed (name: why) and each baseline's cost on the long
+    recording."""
     warm = excerpt(audios[0], options.warmup_seconds)
     runs = run_baselines(audios, warm, settings, note, loader)
     load = {key: cost for run in runs.values() for key, cost in run.load.items()}
     errors = {name: run.error for name, run in runs.items() if run.error is not None}
+    on_long = {name: run.results[len(files)].cost for name, run in runs.items() if len(run.results) > len(files)}
     out = []
     for index, file in enumerate(files):
         baselines = {name: run.results[index] for name, run in runs.items() if index < len(run.results)}
@@ -321,7 +326,7 @@ def _bench_baselines(
         if file.reference is not None and "senko" in baselines:
             der["senko"] = tuple(der_scores(file.reference, baselines["senko"].output.turns, options.collars))
         out.append(dataclasses.replace(file, baselines=baselines, der=der))
-    return out, load, errors
+    return out, load, errors, on_long
 
 
 def bench(
@@ -364,8 +369,15 @@ def bench(
         errors: dict[str, str] = {}
         if options.baseline:
             settings = BaselineSettings(config.asr, models.cache, threads, options.repeat)
-            results, baseline_load, errors = _bench_baselines(results, audios, settings, options, note, loader)
+            runs_on = list(audios)
+            if long is not None and options.long_minutes is not None:
+                runs_on.append(concat_long(audios, options.long_minutes))
+            results, baseline_load, errors, on_long = _bench_baselines(
+                results, runs_on, settings, options, note, loader
+            )
             load.update(baseline_load)
+            if long is not None:
+                long = dataclasses.replace(long, baselines=on_long)
         cold = None
         if options.cold_start:
             seconds = min(COLD_START_SECONDS, audios[0].duration)

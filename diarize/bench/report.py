@@ -23,7 +23,8 @@ JSON schema ``diarize-bench/1`` (times in seconds, memory in bytes, ``null`` whe
                       ratios {name: ours ÷ baseline wall time}, der DER | null
     aggregate         duration_s, sequential PASS, configured PASS, baselines, ratios, der: the files summed
                       (rates of the sum: RTF = Σ wall ÷ Σ duration; DER from summed components)
-    long              duration_s, minutes, sources, configured PASS | null
+    long              duration_s, minutes, sources, configured PASS, baselines, ratios (end to end only;
+                      empty without baseline) | null
     cold_start        {wall_s, audio_s, error}: ``diarize run`` on 30 s of the first file in a fresh process
                       (interpreter, imports, model loading and the run); null unless asked for
 
@@ -41,7 +42,9 @@ baseline, its own child process (the interpreter and the baseline's libraries, n
 
 Ratios: ``speakers_vs_senko`` (our speaker stage, sequential pass), ``vad_asr_vs_faster-whisper`` and
 ``vad_asr_vs_openai-whisper`` (our VAD + ASR stages), ``end_to_end_vs_senko_plus_faster-whisper`` (our
-configured end to end, decode included, against both baselines one after the other). Below 1, ours is faster.
+configured end to end, decode included, against both baselines one after the other),
+``end_to_end_vs_faster-whisper`` (the same against plain transcription alone: what speakers cost on top). Below 1,
+ours is faster.
 """
 
 from __future__ import annotations
@@ -121,6 +124,7 @@ def _ours_vs(file_costs: Mapping[str, Cost], baselines: Mapping[str, Cost]) -> d
         "end_to_end_vs_senko_plus_faster-whisper": ratio(
             wall(file_costs, "end_to_end"), wall(baselines, "senko", "faster-whisper")
         ),
+        "end_to_end_vs_faster-whisper": ratio(wall(file_costs, "end_to_end"), wall(baselines, "faster-whisper")),
     }
 
 
@@ -241,6 +245,9 @@ def report_dict(report: BenchReport) -> dict[str, Any]:
             "minutes": report.long.duration / 60,
             "sources": list(report.long.sources),
             "configured": _pass(report.long.configured, report.long.duration),
+            "baselines": {n: _cost(c, report.long.duration) for n, c in report.long.baselines.items()},
+            "ratios": _ours_vs({"end_to_end": report.long.configured.total}, report.long.baselines)
+            if report.long.baselines else {},
         },
         "cold_start": None if report.cold_start is None else report.cold_start.to_dict(),
     }
@@ -350,14 +357,17 @@ def _file_table(data: Mapping[str, Any]) -> list[str]:
 def _baseline_table(data: Mapping[str, Any]) -> list[str]:
     names = ["senko", "faster-whisper", "openai-whisper"]
     rows = []
-    for label, f in [*((Path(f["path"]).name, f) for f in data["files"]), ("all", data["aggregate"])]:
+    entries = [*((Path(f["path"]).name, f) for f in data["files"]), ("all", data["aggregate"])]
+    if data["long"] is not None and data["long"].get("baselines"):
+        entries.append((f"long {data['long']['minutes']:g} min", data["long"]))
+    for label, f in entries:
         b, r = f["baselines"], f["ratios"]
         keys = ("speakers_vs_senko", "vad_asr_vs_faster-whisper", "vad_asr_vs_openai-whisper",
-                "end_to_end_vs_senko_plus_faster-whisper")
+                "end_to_end_vs_senko_plus_faster-whisper", "end_to_end_vs_faster-whisper")
         walls = [_num(b.get(n, {}).get("wall_s")) for n in names]
         rows.append([label, *walls, *(_num(r.get(k)) for k in keys)])
     header = ["file", "senko s", "f-whisper s", "o-whisper s"]
-    header += ["spk/senko", "asr/f-w", "asr/o-w", "e2e/(senko+f-w)"]
+    header += ["spk/senko", "asr/f-w", "asr/o-w", "e2e/(senko+f-w)", "e2e/f-w"]
     title = ("Baselines, each in its own process on the same decoded audio; "
              "ratio = ours / baseline wall time (< 1: ours faster)")
     failed = [f"baseline {name}: {why}" for name, why in data.get("baseline_errors", {}).items()]

@@ -68,6 +68,7 @@ def _grid(args: argparse.Namespace) -> list[SpeakerOptions]:
         split(args.min_cluster_sizes, int),
         split(args.linkage, str),
         split(args.constrained, lambda x: x == "1"),
+        split(args.runtimes, str),
     )
     return [
         SpeakerOptions(
@@ -80,12 +81,13 @@ def _grid(args: argparse.Namespace) -> list[SpeakerOptions]:
             min_cluster_size=n,
             linkage=lk,
             constrained=k,
+            runtime=r,
             vbx_fb=args.vbx_fb,
             vbx_fa=args.vbx_fa,
             vbx_between_class=args.vbx_between_class,
             num_threads=args.threads,
         )
-        for m, s, x, c, t, mc, n, lk, k in axes
+        for m, s, x, c, t, mc, n, lk, k, r in axes
     ]
 
 
@@ -107,6 +109,7 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--min-cluster-sizes", default="none")
     s.add_argument("--linkage", default="centroid")
     s.add_argument("--constrained", default="0")
+    s.add_argument("--runtimes", default="onnx", help="comma-separated CAM++ runtimes: onnx, torch")
     s.add_argument("--vbx-fa", type=float, default=1.0)
     s.add_argument("--vbx-fb", type=float, default=1.0)
     s.add_argument("--vbx-between-class", type=float, default=3.0)
@@ -120,6 +123,7 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--step", type=float, default=1.0)
     b.add_argument("--threads", type=int, default=2)
     b.add_argument("--batch-size", type=int, default=32)
+    b.add_argument("--runtime", default="onnx", help="CAM++ runtime: onnx or torch")
     c = sub.add_parser("concat", help="build a long recording (WAV + RTTM + UEM) from the references")
     c.add_argument("--data", type=Path, default=Path("../shared/data"))
     c.add_argument("--minutes", type=float, default=10.0)
@@ -139,6 +143,7 @@ def tune_main(argv: list[str] | None = None) -> int:
             step=args.step,
             num_threads=args.threads,
             embedding_batch_size=args.batch_size,
+            runtime=args.runtime,
         )
         lines = [
             f"{key:28s} {value:.3f}" if isinstance(value, float) else f"{key:28s} {value}"

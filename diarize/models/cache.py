@@ -6,7 +6,8 @@ files of which package make up each model and what has to happen before it can b
 * ``packaged`` models are used in place, straight from the installed package;
 * ``assembled`` models are put together in the cache directory (Whisper base arrives split in two packages);
 * ``converted`` models are computed once from another model and cached (openai-whisper checkpoints made
-  from the CTranslate2 weights by :mod:`diarize.models.convert`).
+  from the CTranslate2 weights by :mod:`diarize.models.convert`, CAM++'s ONNX graph by
+  :mod:`diarize.speakers.nets.onnx`).
 
 The cache directory is ``$DIARIZE_CACHE`` when set, else the platform's user cache (``~/.cache/diarize`` on
 Linux). Preparing is idempotent and safe across processes: the builder holds a file lock, writes into a
@@ -154,7 +155,7 @@ class ModelCache:
     def _target(self, entry: Entry) -> Path:
         """Where an assembled or converted model lives in the cache."""
         if entry.kind == "converted":
-            return self.cache_dir / f"{entry.name}.pt"
+            return self.cache_dir / f"{entry.name}{entry.suffix}"
         return self.cache_dir / entry.name
 
     def _require_packages(self, entry: Entry) -> None:
@@ -234,10 +235,14 @@ class ModelCache:
             parts = [p for p in sources if ".bin.part" in p.name]
             others = [p for p in sources if p not in parts]
             return self._build(entry, lambda tmp: assemble_ct2_model(parts, others, tmp))
-        from diarize.models.convert import save_openai_checkpoint
-
         self._require_packages(entry)
         base = self.prepare(entry.base or "")
+        if entry.name == "campplus-onnx":
+            return self._build(entry, lambda tmp: _export_campplus(base, tmp))
+        if entry.name == "segmentation-3.0-onnx":
+            return self._build(entry, lambda tmp: _export_segmentation(base, tmp))
+        from diarize.models.convert import save_openai_checkpoint
+
         return self._build(entry, lambda tmp: save_openai_checkpoint(base, tmp))
 
     def _build(self, entry: Entry, builder: Callable[[Path], None]) -> Path:
@@ -349,35 +354,48 @@ class ModelCache:
         key = ("openai-whisper", str(path)) if source.shipped else ("openai-whisper", str(path), source.fingerprint())
         return _memoised(key, load)
 
-    def segmentation(self) -> pyannote.audio.Model:
-        """pyannote's segmentation-3.0 model (PyanNet), loaded from the packaged checkpoint."""
+    def segmentation(self, runtime: Literal["onnx", "torch"] = "onnx") -> pyannote.audio.Model:
+        """pyannote's segmentation-3.0 model (PyanNet), loaded from the packaged checkpoint.
+
+        ``runtime="onnx"``: its ``forward`` runs on an ONNX Runtime session of its export (prepared once,
+        :mod:`diarize.speakers.nets.onnx`); without onnxruntime, a warning says so and torch runs it.
+        """
         path = self.prepare("segmentation-3.0")
+        runtime = _available(runtime, "the segmentation model")
+        exported = self.prepare("segmentation-3.0-onnx") if runtime == "onnx" else None
 
         def load() -> pyannote.audio.Model:
-            _offline()
-            from diarize.models.offline import quiet_imports
+            model = _load_segmentation(path)
+            if exported is not None:
+                from diarize.speakers.nets.onnx import attach_segmentation
 
-            with quiet_imports():
-                from pyannote.audio import Model
+                attach_segmentation(model, exported)
+            return model
 
-                # A file path goes straight to the checkpoint loader, never to the hub or name-based dispatch.
-                model = Model.from_pretrained(path, map_location="cpu")
-            if model is None:
-                raise ModelError(f"{path}: pyannote.audio could not load the segmentation checkpoint")
-            return model.eval()
+        return _memoised(("segmentation", str(path), runtime), load)
 
-        return _memoised(("segmentation", str(path)), load)
+    def campplus(self, runtime: Literal["onnx", "torch"] = "onnx") -> CAMPPlus:
+        """The CAM++ speaker-embedding network (3D-Speaker's architecture) with the packaged weights.
 
-    def campplus(self) -> CAMPPlus:
-        """The CAM++ speaker-embedding network (3D-Speaker's architecture) with the packaged weights."""
+        ``runtime="onnx"``: the same network attached to an ONNX Runtime session of its export (prepared once,
+        :mod:`diarize.speakers.nets.onnx`), which its ``forward`` then runs on. When onnxruntime is not
+        installed, a warning says so and the torch network is returned.
+        """
         path = self.prepare("campplus")
+        runtime = _available(runtime, "CAM++")
+        exported = self.prepare("campplus-onnx") if runtime == "onnx" else None
 
         def load() -> torch.nn.Module:
             from diarize.speakers.embeddings import load_campplus
 
-            return load_campplus(path)
+            network = load_campplus(path)
+            if exported is not None:
+                from diarize.speakers.nets.onnx import OnnxRuntime
 
-        return _memoised(("campplus", str(path)), load)
+                network.runtime = OnnxRuntime(exported)
+            return network
+
+        return _memoised(("campplus", str(path), runtime), load)
 
     def ge2e(self) -> GE2E:
         """Resemblyzer's GE2E speaker encoder with its packaged weights."""
@@ -389,6 +407,42 @@ class ModelCache:
             return load_ge2e(path)
 
         return _memoised(("ge2e", str(path)), load)
+
+
+def _available(runtime: Literal["onnx", "torch"], what: str) -> Literal["onnx", "torch"]:
+    """``runtime``, or ``"torch"`` (with a warning) when ONNX Runtime is asked for but not installed."""
+    if runtime == "onnx" and importlib.util.find_spec("onnxruntime") is None:
+        logger.warning("onnxruntime is not installed: %s runs in torch, several times slower "
+                       "(pip install onnxruntime)", what)
+        return "torch"
+    return runtime
+
+
+def _load_segmentation(path: Path) -> pyannote.audio.Model:
+    _offline()
+    from diarize.models.offline import quiet_imports
+
+    with quiet_imports():
+        from pyannote.audio import Model
+
+        # A file path goes straight to the checkpoint loader, never to the hub or name-based dispatch.
+        model = Model.from_pretrained(path, map_location="cpu")
+    if model is None:
+        raise ModelError(f"{path}: pyannote.audio could not load the segmentation checkpoint")
+    return model.eval()
+
+
+def _export_segmentation(checkpoint: Path, target: Path) -> None:
+    from diarize.speakers.nets.onnx import export_segmentation
+
+    export_segmentation(_load_segmentation(checkpoint), target)
+
+
+def _export_campplus(weights: Path, target: Path) -> None:
+    from diarize.speakers.embeddings import load_campplus
+    from diarize.speakers.nets.onnx import export_campplus
+
+    export_campplus(load_campplus(weights), target)
 
 
 def _offline() -> None:

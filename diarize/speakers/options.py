@@ -18,16 +18,22 @@ __all__ = [
     "DEFAULT_THRESHOLDS",
     "EMBEDDING_MODELS",
     "LINKAGES",
+    "RUNTIMES",
     "WINDOW",
     "ClusteringMethod",
     "EmbeddingModel",
     "Linkage",
+    "Runtime",
     "SpeakerOptions",
 ]
 
 EmbeddingModel = Literal["campplus", "ge2e"]
 EMBEDDING_MODELS: tuple[str, ...] = get_args(EmbeddingModel)
 """Names of the speaker embedding networks the stage can use."""
+
+Runtime = Literal["onnx", "torch"]
+RUNTIMES: tuple[str, ...] = get_args(Runtime)
+"""Values of :attr:`SpeakerOptions.runtime`."""
 
 ClusteringMethod = Literal["auto", "constrained", "agglomerative", "vbx"]
 CLUSTERING_METHODS: tuple[str, ...] = get_args(ClusteringMethod)
@@ -64,6 +70,11 @@ class SpeakerOptions:
     embedding_model: EmbeddingModel = "campplus"
     """Speaker embedding network: ``"campplus"`` (3D-Speaker CAM++, 192-dim, default) or ``"ge2e"``
     (resemblyzer's GE2E, 256-dim; less accurate, kept as a fallback)."""
+
+    runtime: Runtime = "onnx"
+    """Where CAM++ runs: ``"onnx"`` (ONNX Runtime on its export, prepared once in the model cache; the same
+    embeddings to float rounding at a fraction of the time, :mod:`diarize.speakers.nets.onnx`) or ``"torch"``.
+    GE2E always runs in torch."""
 
     step: float = 1.0
     """Seconds between successive 10 s analysis windows; each second of speech is embedded ``10 / step``
@@ -163,6 +174,7 @@ class SpeakerOptions:
         check_choice("speakers.clustering", self.clustering, CLUSTERING_METHODS)
         check_choice("speakers.exclusive_rule", self.exclusive_rule, EXCLUSIVE_RULES)
         check_choice("speakers.linkage", self.linkage, LINKAGES)
+        check_choice("speakers.runtime", self.runtime, RUNTIMES)
         if self.min_duration_on < 0 or self.min_duration_off < 0:
             raise ConfigError("min_duration_on and min_duration_off must be at least 0 s")
         if self.min_clean < 0 or self.min_speech < 0:

@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from diarize.speakers.diarization import SpeakerModels
-from diarize.speakers.options import SpeakerOptions
+from diarize.speakers.options import Runtime, SpeakerOptions
 from diarize.types import Audio, Diarization, Span, SpeakerTurn
 
 __all__ = [
@@ -36,7 +36,8 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-MEETINGS = ("ami_trn05", "ami_trn07", "ami_trn08", "simconv_en_text")
+MEETINGS = (*(f"ami_trn{i:02d}" for i in (0, 1, 3, 4, 5, 6, 7, 8, 9)), "simconv_en_text")
+"""The dev recordings under ``data/meetings`` (nine real AMI excerpts and a simulated conversation)."""
 COLLARS = (0.0, 0.5)
 
 
@@ -63,13 +64,14 @@ def recordings(data: Path | None) -> list[Recording]:
     return found
 
 
-def load_models(embedding_model: str, cache_dir: Path | None = None) -> SpeakerModels:
-    """The packaged segmentation model and the named embedding network, through the model cache."""
+def load_models(embedding_model: str, cache_dir: Path | None = None, runtime: Runtime = "onnx") -> SpeakerModels:
+    """The packaged segmentation model and the named embedding network (CAM++ on ``runtime``), through the
+    model cache."""
     from diarize.models.cache import ModelCache
 
     cache = ModelCache(cache_dir)
-    embedding = cache.campplus() if embedding_model == "campplus" else cache.ge2e()
-    return SpeakerModels(segmentation=cache.segmentation(), embedding=embedding)
+    embedding = cache.campplus(runtime) if embedding_model == "campplus" else cache.ge2e()
+    return SpeakerModels(segmentation=cache.segmentation(runtime), embedding=embedding)
 
 
 def _reference(rec: Recording, duration: float) -> tuple[list[SpeakerTurn], list[Span]]:
@@ -89,7 +91,7 @@ def score(diarization: Diarization, reference: list[SpeakerTurn], uem: list[Span
     return der(reference, diarization.turns, uem=uem, collar=collar).der
 
 
-_ANALYSIS_FIELDS = ("embedding_model", "step", "exclude_overlap")
+_ANALYSIS_FIELDS = ("embedding_model", "runtime", "step", "exclude_overlap")
 
 
 def _analysis(
@@ -147,15 +149,16 @@ def sweep(
     from diarize.audio import load_audio
 
     rows: list[dict[str, Any]] = []
-    models: dict[str, SpeakerModels] = {}
+    models: dict[tuple[str, str], SpeakerModels] = {}
     for rec in recs:
         audio = load_audio(rec.audio)
         reference, uem = _reference(rec, audio.duration)
         true_speakers = len({t.speaker for t in reference})
         for options in grid:
-            if options.embedding_model not in models:
-                models[options.embedding_model] = load_models(options.embedding_model)
-            analysis = _analysis(rec, audio, models[options.embedding_model], options, cache)
+            key = (options.embedding_model, options.runtime)
+            if key not in models:
+                models[key] = load_models(options.embedding_model, runtime=options.runtime)
+            analysis = _analysis(rec, audio, models[key], options, cache)
             if analysis is None:  # nobody speaks, by segmentation
                 continue
             run_options = replace(options, num_speakers=true_speakers) if oracle_count else options
@@ -191,6 +194,7 @@ def summarise(rows: list[dict[str, Any]]) -> str:
         "min_cluster_size",
         "linkage",
         "constrained",
+        "runtime",
     ]
     frame["config"] = frame[keys].apply(lambda column: column.map(str)).agg(" ".join, axis=1)
     parts = []
@@ -214,7 +218,7 @@ def bench(audio_path: Path, options: SpeakerOptions) -> dict[str, Any]:
     from diarize.profiling import RssTrace
     from diarize.speakers.diarization import diarize
 
-    models = load_models(options.embedding_model)
+    models = load_models(options.embedding_model, runtime=options.runtime)
     audio = load_audio(audio_path)
     clock = StepClock()
     with RssTrace(exact=True) as trace:

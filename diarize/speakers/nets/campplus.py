@@ -17,6 +17,7 @@ published checkpoints so that their state dicts load with ``strict=True``.
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
@@ -194,7 +195,8 @@ class _StatsPool(nn.Module):
     """Concatenated mean and (unbiased) standard deviation over time: (B, C, T) → (B, 2C)."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.cat([x.mean(dim=-1), x.std(dim=-1, unbiased=True)], dim=-1)
+        # dim=1, not -1: the same tensor, and an axis ONNX export can state for a dynamic time axis
+        return torch.cat([x.mean(dim=-1), x.std(dim=-1, unbiased=True)], dim=1)
 
 
 class _Dense(nn.Module):
@@ -217,6 +219,9 @@ class CAMPPlus(nn.Module):
 
     ``features`` are mean-normalised Kaldi fbanks (:func:`fbank`, :func:`normalize_fbank`). Every item of a
     batch must have the same number of frames (at least 2 after the stride-2 TDNN, so at least 3 frames).
+
+    With :attr:`runtime` set (an :class:`~diarize.speakers.nets.onnx.OnnxRuntime` of this network's export,
+    as ``ModelCache.campplus("onnx")`` attaches it), ``forward`` runs there instead of in torch.
     """
 
     BLOCKS = ((12, 1), (24, 2), (16, 2))  # (layers, dilation) of the three dense blocks
@@ -231,6 +236,7 @@ class CAMPPlus(nn.Module):
     ) -> None:
         super().__init__()
         self.embedding_size = embedding_size
+        self.runtime: Callable[[torch.Tensor], torch.Tensor] | None = None
         self.head = _FCM(feat_dim=feat_dim)
         layers: OrderedDict[str, nn.Module] = OrderedDict()
         layers["tdnn"] = _TDNN(self.head.out_channels, init_channels, 5, stride=2)
@@ -248,5 +254,7 @@ class CAMPPlus(nn.Module):
         self.xvector = nn.Sequential(layers)
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
+        if self.runtime is not None:
+            return self.runtime(features)
         # shape: (batch, time, freq) → (batch, freq, time)
         return self.xvector(self.head(features.transpose(1, 2)))
