@@ -698,3 +698,17 @@ def test_main_never_ends_its_host_for_a_command_run_before(tmp_path: Path) -> No
     )
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=False)
     assert done.returncode == 0 and "still here, status" in done.stdout, done.stderr
+
+
+def test_a_run_that_fails_after_its_display_started_leaves_no_display_running(tmp_path: Path) -> None:
+    """The voice library is checked once the first input's progress shows: its error must take the display
+    (and its ticker thread, which would print into whatever runs next) down."""
+    from diarize.models.registry import sample_path
+
+    outcome = CliRunner().invoke(cli, ["run", str(sample_path()), "-o", str(tmp_path / "out"),
+                                       "--voices", str(tmp_path / "no-library")])
+    assert outcome.exit_code == 1 and "no voices in" in outcome.output
+    deadline = time.monotonic() + 5.0
+    while any(t.name == "progress" for t in threading.enumerate()) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not any(t.name == "progress" for t in threading.enumerate())

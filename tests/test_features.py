@@ -126,7 +126,7 @@ def test_cli_saves_features_beside_the_frame_table(shared_data, tmp_path):
     args.append("--features")
     outcome = CliRunner().invoke(cli, args, catch_exceptions=False)
     assert outcome.exit_code == 0, outcome.output
-    assert "WDA_KatieHill_000.whisper.npy" in outcome.output
+    assert "WDA_KatieHill_000.{json,speakers.npz,frames.csv,frames.parquet,whisper.npy}" in outcome.output
     features = np.load(tmp_path / "WDA_KatieHill_000.whisper.npy")
     assert features.shape == (400, 384)  # tiny.en: 8.0 s × 50, d_model 384
     import json

@@ -125,6 +125,14 @@ def _process(inputs: list[Path], plan: _Plan, interrupts: Interrupts, progress: 
     """
     progress = progress or _progress(inputs, [], plan.formats)
     interrupts.on_exit(progress.clear)
+    try:
+        return _process_inputs(inputs, plan, interrupts, progress, durations or {})
+    finally:
+        progress.close()  # whatever failed, no display is left running
+
+
+def _process_inputs(inputs: list[Path], plan: _Plan, interrupts: Interrupts, progress: Any,
+                    durations: dict[str, float]) -> int:
     from diarize.errors import InputError, OutputError
     from diarize.pipeline import Models
     from diarize.writers import prepare_out_dir
@@ -137,7 +145,7 @@ def _process(inputs: list[Path], plan: _Plan, interrupts: Interrupts, progress: 
     for index, path in enumerate(inputs, start=1):
         interrupts.check()
         if index > 1:
-            progress.start(_label(index, len(inputs), path), (durations or {}).get(str(path), 0.0), plan.formats)
+            progress.start(_label(index, len(inputs), path), durations.get(str(path), 0.0), plan.formats)
         try:
             lines = _process_one(path, plan, models, progress, interrupts)
         except (InputError, OutputError) as exc:
@@ -342,9 +350,12 @@ def run_command(
         failed = len(inputs) - len(usable)
         if usable:
             progress = _progress(usable, infos, tuple(chosen))
-            namer = _voice_namer(voices_dir, speaker_voices, voice_threshold, config, names)
-            plan = _Plan(out_dir, tuple(chosen), config, names, features=features, namer=namer)
-            failed += _process(usable, plan, interrupts, progress, {i.path: i.duration for i in infos})
+            try:
+                namer = _voice_namer(voices_dir, speaker_voices, voice_threshold, config, names)
+                plan = _Plan(out_dir, tuple(chosen), config, names, features=features, namer=namer)
+                failed += _process(usable, plan, interrupts, progress, {i.path: i.duration for i in infos})
+            finally:
+                progress.close()  # also when the voices or the output folder fail: no display left running
         _finish(len(inputs), failed)
 
 
