@@ -705,10 +705,15 @@ def test_a_run_that_fails_after_its_display_started_leaves_no_display_running(tm
     (and its ticker thread, which would print into whatever runs next) down."""
     from diarize.models.registry import sample_path
 
+    before = set(threading.enumerate())
     outcome = CliRunner().invoke(cli, ["run", str(sample_path()), "-o", str(tmp_path / "out"),
                                        "--voices", str(tmp_path / "no-library")])
     assert outcome.exit_code == 1 and "no voices in" in outcome.output
+
+    def tickers() -> list[threading.Thread]:
+        return [t for t in threading.enumerate() if t.name == "progress" and t not in before]
+
     deadline = time.monotonic() + 5.0
-    while any(t.name == "progress" for t in threading.enumerate()) and time.monotonic() < deadline:
+    while tickers() and time.monotonic() < deadline:
         time.sleep(0.1)
-    assert not any(t.name == "progress" for t in threading.enumerate())
+    assert not tickers()

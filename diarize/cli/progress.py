@@ -37,14 +37,14 @@ PLAIN_EVERY = 10.0
 """Most seconds between two plain progress lines (off a terminal)."""
 
 _PRIORS = {
-    "decode": 0.001, "vad": 0.001, "language": 0.025, "asr": 0.07, "segmentation": 0.022, "embeddings": 0.11,
-    "clustering": 0.002, "assign": 0.001, "write": 0.002,
+    "decode": 0.001, "vad": 0.001, "language": 0.025, "asr": 0.10, "segmentation": 0.038, "embeddings": 0.09,
+    "clustering": 0.001, "assign": 0.001, "write": 0.002,
 }
-"""Seconds of work per second of audio of each stage on an idle machine (two cores of a Xeon with AVX-512, the
-default pipeline on a 31 s meeting, transcription and the speaker stage side by side); the estimate scales them
-by how much slower this run has been so far."""
+"""Seconds of work per second of audio of each stage on an idle machine (two cores of an AMD EPYC with AVX-512,
+the default pipeline on a 20-minute meeting, transcription and the speaker stage side by side, the speaker
+networks on ONNX Runtime); the estimate scales them by how much slower this run has been so far."""
 
-_FIXED = {"models": 2.8, "write": 0.05}
+_FIXED = {"models": 4.0, "write": 0.05}
 _FORMAT_COST = {"png": 0.5, "parquet": 0.2, "html": 0.1}  # s to write, imports included
 _TRACKS = {"asr": ("language", "asr"), "speakers": ("segmentation", "embeddings", "clustering")}
 _BEFORE, _AFTER = ("decode", "vad"), ("assign", "write")
