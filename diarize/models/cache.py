@@ -6,7 +6,7 @@ files of which package make up each model and what has to happen before it can b
 * ``packaged`` models are used in place, straight from the installed package;
 * ``assembled`` models are put together in the cache directory (Whisper base arrives split in two packages);
 * ``converted`` models are computed once from another model and cached (openai-whisper checkpoints made
-  from the CTranslate2 weights by :mod:`diarize.models.convert`, CAM++'s ONNX graph by
+  from the CTranslate2 weights by :mod:`diarize.models.convert`, the speaker networks' ONNX graphs by
   :mod:`diarize.speakers.nets.onnx`).
 
 The cache directory is ``$DIARIZE_CACHE`` when set, else the platform's user cache (``~/.cache/diarize`` on
@@ -237,13 +237,8 @@ class ModelCache:
             return self._build(entry, lambda tmp: assemble_ct2_model(parts, others, tmp))
         self._require_packages(entry)
         base = self.prepare(entry.base or "")
-        if entry.name == "campplus-onnx":
-            return self._build(entry, lambda tmp: _export_campplus(base, tmp))
-        if entry.name == "segmentation-3.0-onnx":
-            return self._build(entry, lambda tmp: _export_segmentation(base, tmp))
-        from diarize.models.convert import save_openai_checkpoint
-
-        return self._build(entry, lambda tmp: save_openai_checkpoint(base, tmp))
+        convert = _CONVERTERS.get(entry.name, _save_openai_checkpoint)
+        return self._build(entry, lambda tmp: convert(base, tmp))
 
     def _build(self, entry: Entry, builder: Callable[[Path], None]) -> Path:
         """Run ``builder(temporary path)`` under a file lock and rename its output onto the target."""
@@ -443,6 +438,20 @@ def _export_campplus(weights: Path, target: Path) -> None:
     from diarize.speakers.nets.onnx import export_campplus
 
     export_campplus(load_campplus(weights), target)
+
+
+def _save_openai_checkpoint(ct2_model: Path, target: Path) -> None:
+    from diarize.models.convert import save_openai_checkpoint
+
+    save_openai_checkpoint(ct2_model, target)
+
+
+_CONVERTERS: dict[str, Callable[[Path, Path], None]] = {
+    "campplus-onnx": _export_campplus,
+    "segmentation-3.0-onnx": _export_segmentation,
+}
+"""How each ``converted`` model is made from its base (``base path, target path``); the others are
+openai-whisper checkpoints made from CTranslate2 weights."""
 
 
 def _offline() -> None:

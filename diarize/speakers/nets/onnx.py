@@ -5,9 +5,9 @@ window (batches of 8) and CAM++ on every local speaker of every window, each fro
 so on inputs of ever different lengths, one item per thread. `ONNX Runtime <https://onnxruntime.ai>`_ (a PyPI
 wheel for every common platform, already needed by faster-whisper; its CPU kernels are picked at run time for
 the instructions the CPU has) runs both several times faster than torch eager mode on the same threads,
-with the same numbers to float rounding: on a 2-core AMD EPYC (AVX2), segmentation of 40 windows took 0.74 s
-against 1.80 s for torch's fastest setting, and the speaker stage's embedding step on a 10-minute meeting
-32.7 s against 63.9 s. ``diarize bench`` reports the stage's times; the tests compare outputs and DER.
+with the same numbers to float rounding: on a 2-core AMD EPYC (avx2, avx512f, avx512_vnni), segmentation of
+40 windows took 0.74 s against 1.80 s for torch's fastest setting, and the speaker stage's embedding step on a
+10-minute meeting 32.7 s against 63.9 s. ``diarize bench`` reports the stage's times; the tests compare outputs and DER.
 
 :func:`export_campplus` and :func:`export_segmentation` write the graphs (torch's TorchScript-based exporter,
 which needs the ``onnx`` package); :mod:`diarize.models.cache` runs them once per cache (the ``campplus-onnx``
@@ -47,12 +47,12 @@ _SEGMENTATION_SAMPLES = 160_000  # the example window: 10 s at 16 kHz (the expor
 
 
 def _export(
-    network: torch.nn.Module, example: torch.Tensor, target: Path, names: tuple[str, str], time_axis: int
+    network: torch.nn.Module, example: torch.Tensor, target: Path, names: tuple[str, str],
+    time_axis: int, result_axes: dict[int, str],
 ) -> None:
-    """Trace ``network`` on ``example`` into ``target``, the batch axis and the input's ``time_axis`` (and the
-    segmentation scores' frames) left dynamic."""
+    """Trace ``network`` on ``example`` into ``target``, the input's batch axis and ``time_axis`` and the
+    output's ``result_axes`` left dynamic."""
     source, result = names
-    result_axes = {0: "batch", 1: "frames"} if names == SEGMENTATION_NAMES else {0: "batch"}
     with warnings.catch_warnings(), torch.inference_mode():
         warnings.simplefilter("ignore")  # the exporter's tracer and deprecation notices: nothing a user acts on
         torch.onnx.export(
@@ -71,7 +71,7 @@ def export_campplus(network: CAMPPlus, target: Path) -> None:
     """Write ``network`` (torch, no runtime attached) to ``target``: ``features (B, T, 80) -> embeddings (B, D)``."""
     if network.runtime is not None:
         raise ValueError("export the torch network, not one that already runs on ONNX Runtime")
-    _export(network, torch.zeros(1, 200, FBANK_DIM), target, CAMPPLUS_NAMES, time_axis=1)
+    _export(network, torch.zeros(1, 200, FBANK_DIM), target, CAMPPLUS_NAMES, time_axis=1, result_axes={0: "batch"})
 
 
 def export_segmentation(model: torch.nn.Module, target: Path) -> None:
@@ -80,7 +80,7 @@ def export_segmentation(model: torch.nn.Module, target: Path) -> None:
     if isinstance(model.__dict__.get("forward"), OnnxRuntime):
         raise ValueError("export the torch model, not one that already runs on ONNX Runtime")
     example = torch.randn(2, 1, _SEGMENTATION_SAMPLES, generator=torch.Generator().manual_seed(0)) * 0.1
-    _export(model, example, target, SEGMENTATION_NAMES, time_axis=2)
+    _export(model, example, target, SEGMENTATION_NAMES, time_axis=2, result_axes={0: "batch", 1: "frames"})
 
 
 def attach_segmentation(model: torch.nn.Module, path: Path) -> None:
