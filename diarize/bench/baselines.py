@@ -6,6 +6,14 @@ its own (:mod:`diarize.bench.child`: a baseline that crashes costs only its own 
   packages; hub access is switched off anyway. It is built with ``warmup=False``: senko's own warm-up
   clusters 4,250 random embeddings with UMAP + HDBSCAN, JIT-compiling numba for minutes, for the code path it
   takes only above 20 minutes; the bench warms it up on a real excerpt instead, like ours.
+- ``pyannote``: pyannote.audio's own ``SpeakerDiarization`` pipeline class at its stock settings, on our models
+  (segmentation-3.0 and CAM++, on the runtime our speaker stage uses). pyannote's speaker-diarization-3.1
+  recipe: a window every 10 % of its length (1 s), embeddings from the frames where a speaker talks alone,
+  batches of 32, centroid-linkage agglomerative clustering with clusters of fewer than 12 embeddings merged
+  away, gaps inside a speaker's speech kept; its threshold is ours for CAM++ (:func:`pyannote_threshold`: 3.1's
+  own was tuned for another embedding). pyannote's per-window embedding path runs (none of our shortcuts
+  of :mod:`diarize.speakers.pyannote`), so the ratio to our speaker stage measures what ours changes on the
+  same networks. Its turns are cut at the end of the audio (the zero-padded last window can reach past it).
 - ``faster-whisper`` and ``openai-whisper``: the model's own ``transcribe`` on the whole recording, without
   voice activity detection, word timestamps on, with the pipeline's model and decoding settings (beam,
   temperatures, thresholds, conditioning), so that the ratio to our VAD + ASR stages measures what VAD and
@@ -13,8 +21,8 @@ its own (:mod:`diarize.bench.child`: a baseline that crashes costs only its own 
   openai-whisper runs float32 PyTorch.
 
 Each baseline keeps PyTorch at the bench's thread count while it runs.
-A reference RTTM next to a media file (same stem, ``.rttm``, optional ``.uem``) lets the bench score both
-diarizations with :func:`diarize.eval.metrics.der`.
+A reference RTTM next to a media file (same stem, ``.rttm``, optional ``.uem``) lets the bench score ours and
+each diarization baseline with :func:`diarize.eval.metrics.der`.
 """
 
 from __future__ import annotations
@@ -30,6 +38,7 @@ import numpy as np
 from diarize.asr.options import AsrOptions
 from diarize.errors import ConfigError, InputError, ModelError
 from diarize.eval.metrics import DerScore, der
+from diarize.speakers.options import DEFAULT_THRESHOLDS, SpeakerOptions
 from diarize.types import Audio, Span, SpeakerTurn
 
 __all__ = [
@@ -39,6 +48,7 @@ __all__ = [
     "Reference",
     "der_scores",
     "load_baseline",
+    "pyannote_threshold",
     "reference_for",
 ]
 
@@ -46,6 +56,7 @@ logger = logging.getLogger(__name__)
 
 BASELINES: Mapping[str, str] = {
     "senko": "speakers",
+    "pyannote": "speakers",
     "faster-whisper": "asr",
     "openai-whisper": "asr",
 }
@@ -112,6 +123,89 @@ class SenkoBaseline:
         return BaselineOutput(turns=turns, detail={"speakers": speakers, "steps_s": steps})
 
 
+_PYANNOTE_RECIPE: Mapping[str, Any] = {
+    "segmentation_step": 0.1,  # of the window: one every second
+    "embedding_exclude_overlap": True,
+    "clustering": "AgglomerativeClustering",
+    "embedding_batch_size": 32,
+    "segmentation_batch_size": 32,
+}
+"""pyannote's speaker-diarization-3.1 pipeline settings (its ``config.yaml``), less the models."""
+
+_PYANNOTE_MIN_CLUSTER_SIZE = 12
+"""speaker-diarization-3.1's ``min_cluster_size`` (pyannote lowers it to 10 % of the embeddings on short files)."""
+
+
+def pyannote_threshold(options: SpeakerOptions) -> float:
+    """The clustering threshold of the ``pyannote`` baseline: the threshold of our pipeline when it clusters
+    CAM++ agglomeratively itself, else our measured agglomerative default for CAM++ (:data:`DEFAULT_THRESHOLDS`).
+
+    speaker-diarization-3.1's own threshold, 0.7046, was tuned for its WeSpeaker ResNet34 embeddings, not for
+    CAM++; both are Euclidean distances between centroids of unit embeddings.
+    """
+    if options.embedding_model == "campplus" and options.clustering_method == "agglomerative":
+        return options.cluster_threshold
+    return DEFAULT_THRESHOLDS[("campplus", "agglomerative")]
+
+
+class PyannoteBaseline:
+    """pyannote.audio's own ``SpeakerDiarization`` at speaker-diarization-3.1's settings, on our models.
+
+    ``segmentation`` is our segmentation-3.0 and ``embedding`` our CAM++ as a pyannote ``Model``
+    (:func:`diarize.speakers.embeddings.speaker_embedding`); ``threshold`` is :func:`pyannote_threshold`'s. The
+    plain pyannote class runs, not our subclass, so pyannote's own per-window embedding path is timed. pyannote
+    4 insists on a PLDA even for agglomerative clustering, which never uses it: it gets the stand-in
+    :func:`~diarize.speakers.pyannote.identity_plda`.
+    """
+
+    name = "pyannote"
+
+    def __init__(self, segmentation: Any, embedding: Any, threshold: float, threads: int) -> None:
+        from diarize.models.offline import offline_environment, quiet_imports
+
+        offline_environment()
+        self.threads = threads
+        with quiet_imports():
+            from pyannote.audio.pipelines import SpeakerDiarization
+
+            from diarize.speakers.pyannote import identity_plda
+
+            self.pipeline = SpeakerDiarization(
+                segmentation=segmentation, embedding=embedding, plda=identity_plda(embedding.dimension),
+                **_PYANNOTE_RECIPE,
+            )
+        self.pipeline.instantiate(
+            {
+                "segmentation": {"min_duration_off": 0.0},
+                "clustering": {
+                    "method": "centroid", "min_cluster_size": _PYANNOTE_MIN_CLUSTER_SIZE, "threshold": threshold,
+                },
+            }
+        )
+
+    def run(self, audio: Audio) -> BaselineOutput:
+        import torch
+        from pyannote.audio.pipelines.speaker_diarization import DiarizeOutput
+
+        from diarize.models.offline import offline_environment
+        from diarize.models.threads import torch_threads
+
+        samples = np.array(audio.samples, dtype=np.float32)  # a writable copy for torch
+        # shape: (channel, time)
+        file = {"waveform": torch.from_numpy(samples).reshape(1, -1), "sample_rate": audio.sample_rate}
+        offline_environment()  # pyannote reads its telemetry switch on every run
+        with torch_threads(self.threads):
+            output = self.pipeline(file)
+        if not isinstance(output, DiarizeOutput):  # pyannote 3, or 4 built with legacy=True: an Annotation
+            raise ModelError(f"pyannote.audio returned a {type(output).__name__}, not pyannote.audio 4's DiarizeOutput")
+        turns = []  # from its overlap-aware diarization
+        for segment, _, label in output.speaker_diarization.itertracks(yield_label=True):
+            end = min(float(segment.end), audio.duration)
+            if end > segment.start:
+                turns.append(SpeakerTurn(float(segment.start), end, str(label)))
+        return BaselineOutput(turns=tuple(turns), detail={"speakers": len({t.speaker for t in turns})})
+
+
 class WhisperBaseline:
     """A Whisper model's own ``transcribe`` on the whole recording (no VAD), word timestamps on."""
 
@@ -140,11 +234,19 @@ class WhisperBaseline:
         return BaselineOutput(detail={"words": words, "segments": len(segments), "language": language})
 
 
-def load_baseline(name: str, asr: AsrOptions, cache: Any, threads: int) -> Baseline:
-    """Load baseline ``name`` (:data:`BASELINES`); Whisper baselines use ``asr``'s model size and settings
-    (faster-whisper its compute type), with ``threads`` CPU threads."""
+def load_baseline(name: str, asr: AsrOptions, speakers: SpeakerOptions, cache: Any, threads: int) -> Baseline:
+    """Load baseline ``name`` (:data:`BASELINES`) from ``cache``, with ``threads`` CPU threads. Whisper baselines
+    use ``asr``'s model size and settings (faster-whisper its compute type); ``pyannote`` runs our models on
+    ``speakers``' runtime, with :func:`pyannote_threshold`."""
     if name == "senko":
         return SenkoBaseline(threads)
+    if name == "pyannote":
+        from diarize.speakers.embeddings import speaker_embedding
+
+        segmentation = cache.segmentation(speakers.runtime)
+        # items of a batch embedded side by side, one thread each, as our stage does with its cores
+        embedding = speaker_embedding(cache.campplus(speakers.runtime), "campplus", workers=threads)
+        return PyannoteBaseline(segmentation, embedding, pyannote_threshold(speakers), threads)
     if name == "faster-whisper":
         model = cache.faster_whisper(asr.model_size, asr.compute_type, threads)
         return WhisperBaseline(name, "faster", model, asr, threads)

@@ -16,7 +16,7 @@ are concatenated into one recording of that length and run through the configure
 With ``baseline``, the reference implementations of :mod:`diarize.bench.baselines` run after ours on the same
 decoded audio, each in a child process of its own (:mod:`diarize.bench.child`); one that crashes is recorded in
 :attr:`BenchReport.baseline_errors` and the others still run. Where a reference RTTM lies next to a file, the
-DER of ours (and of senko) is scored.
+DER of ours (and of the diarization baselines, senko and pyannote) is scored.
 
 Threads: PyTorch is held at ``threads`` for the whole run (the pipeline's stages then set their own counts
 from the configuration). OpenMP's waiting policy must be chosen before PyTorch or CTranslate2 loads, so the
@@ -37,7 +37,7 @@ from typing import Any
 
 import numpy as np
 
-from diarize.bench.baselines import Reference, der_scores, load_baseline, reference_for
+from diarize.bench.baselines import BASELINES, Reference, der_scores, load_baseline, reference_for
 from diarize.bench.child import BaselineLoader, BaselineResult, BaselineSettings, run_baselines
 from diarize.bench.coldstart import COLD_START_SECONDS, ColdStart, cold_start
 from diarize.bench.measure import Cost, PassResult, measure, run_pass, sequential
@@ -64,6 +64,9 @@ logger = logging.getLogger(__name__)
 Progress = Callable[[str], None]
 """Called with one line of news before each step of a long benchmark."""
 
+_DIARIZERS = tuple(name for name, stage in BASELINES.items() if stage == "speakers")
+"""The baselines whose speaker turns are scored against a reference."""
+
 
 @dataclass(frozen=True)
 class BenchOptions:
@@ -76,7 +79,8 @@ class BenchOptions:
     """Runs of each pass per file; times are the median over runs, peak memory the maximum."""
 
     baseline: bool = False
-    """Also run the reference baselines (senko's diarizer, plain faster-whisper and openai-whisper)."""
+    """Also run the reference baselines (senko's diarizer, pyannote.audio's own pipeline on our models, plain
+    faster-whisper and openai-whisper)."""
 
     long_minutes: float | None = None
     """Also time one recording of this many minutes, built by concatenating the decoded files."""
@@ -119,7 +123,7 @@ class FileBench:
     """The baselines that ran to this file (a crashed one is in :attr:`BenchReport.baseline_errors`)."""
     reference: Reference | None = None
     der: Mapping[str, tuple[DerScore, ...]] = field(default_factory=dict)
-    """DER components per system (``ours``, ``senko``) at each of the options' collars."""
+    """DER components per system (``ours``, ``senko``, ``pyannote``) at each of the options' collars."""
 
     @property
     def as_configured(self) -> PassResult:
@@ -323,8 +327,9 @@ def _bench_baselines(
     for index, file in enumerate(files):
         baselines = {name: run.results[index] for name, run in runs.items() if index < len(run.results)}
         der = dict(file.der)
-        if file.reference is not None and "senko" in baselines:
-            der["senko"] = tuple(der_scores(file.reference, baselines["senko"].output.turns, options.collars))
+        for name in _DIARIZERS:
+            if file.reference is not None and name in baselines:
+                der[name] = tuple(der_scores(file.reference, baselines[name].output.turns, options.collars))
         out.append(dataclasses.replace(file, baselines=baselines, der=der))
     return out, load, errors, on_long
 
@@ -368,7 +373,7 @@ def bench(
         results, long, load = _bench_ours(inputs, configs, models, options, note)
         errors: dict[str, str] = {}
         if options.baseline:
-            settings = BaselineSettings(config.asr, models.cache, threads, options.repeat)
+            settings = BaselineSettings(config.asr, config.speakers, models.cache, threads, options.repeat)
             runs_on = list(audios)
             if long is not None and options.long_minutes is not None:
                 runs_on.append(concat_long(audios, options.long_minutes))

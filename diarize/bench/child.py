@@ -32,6 +32,7 @@ from diarize.asr.options import AsrOptions
 from diarize.bench.baselines import BASELINES, Baseline, BaselineOutput, load_baseline
 from diarize.bench.measure import Cost, measure, median_cost
 from diarize.errors import DiarizeError
+from diarize.speakers.options import SpeakerOptions
 from diarize.supervise import die_with_parent, exit_reason
 from diarize.types import Audio
 
@@ -39,8 +40,8 @@ __all__ = ["BaselineLoader", "BaselineResult", "BaselineRun", "BaselineSettings"
 
 logger = logging.getLogger(__name__)
 
-BaselineLoader = Callable[[str, AsrOptions, Any, int], Baseline]
-"""Builds a baseline from its name, ASR options, model cache and thread count, like
+BaselineLoader = Callable[[str, AsrOptions, SpeakerOptions, Any, int], Baseline]
+"""Builds a baseline from its name, ASR and speaker options, model cache and thread count, like
 :func:`~diarize.bench.baselines.load_baseline`. It is pickled to the child, so it must be importable there
 (a module-level function, or an instance of a module-level class)."""
 
@@ -63,6 +64,9 @@ class BaselineSettings:
 
     asr: AsrOptions
     """The pipeline's ASR options: model size and decoding settings of the Whisper baselines."""
+
+    speakers: SpeakerOptions
+    """The pipeline's speaker options: the runtime and clustering threshold of the pyannote baseline."""
 
     cache: Any
     """The :class:`~diarize.models.cache.ModelCache` to load from (pickled: only its directory travels)."""
@@ -135,7 +139,7 @@ def _child_main(conn: Any, job: _Job, parent: int) -> None:
 def _child_work(job: _Job, send: Callable[[tuple[Any, ...]], None]) -> None:
     name, settings = job.name, job.settings
     with measure() as cost:
-        baseline = job.loader(name, settings.asr, settings.cache, settings.threads)
+        baseline = job.loader(name, settings.asr, settings.speakers, settings.cache, settings.threads)
     send(("load", f"models.{name}", cost()))
     with measure() as cost:
         baseline.run(job.warm)

