@@ -19,10 +19,12 @@ Rules:
    rest (at least 1): 2 cores 1 + 1, 3 cores 1 + 2, 4 cores 1 + 3, 6 cores 2 + 4. A stage given an explicit
    count keeps it and the other gets what is left (at least 1).
 6. One after the other, an automatic stage gets the whole budget.
-7. Side by side, when transcription finishes first the speaker stage takes over its cores: the pipeline
-   raises the speaker stage's :class:`ThreadBudget` to the whole budget, and the stage reads it before each
-   segmentation batch (PyTorch threads) and each embedding batch (embedding workers). The speaker stage
-   finishing first hands nothing over: CTranslate2 fixes its threads when the model loads.
+7. Side by side, whichever stage finishes first hands its cores to the other: the pipeline raises the other
+   stage's :class:`ThreadBudget` to the whole budget. The speaker stage reads it before each segmentation
+   batch (PyTorch threads) and each embedding batch (embedding workers). Transcription reads it before each
+   decoder window: CTranslate2 fixes its threads per model replica when the model loads, so the model is
+   loaded with :attr:`ThreadPlan.asr_workers` replicas of ``asr`` threads each, and windows are decoded
+   ``budget // asr`` at a time.
 8. A batch shares the cores among its workers: each worker's budget is ``cores // workers`` (at least 1), and
    the workers are capped at ``cores // threads`` so that workers × threads never exceed the cores (a single
    worker with more explicit threads than cores is allowed, by rule 2).
@@ -147,6 +149,12 @@ class ThreadPlan:
     """Speaker stage threads (embedding workers, one PyTorch thread each)."""
     parallel: bool
     """Whether the two stages run side by side (rule 4)."""
+
+    @property
+    def asr_workers(self) -> int:
+        """CTranslate2 model replicas transcription needs to take over the whole budget (rule 7): one when
+        the stages run one after the other."""
+        return max(1, self.cores // max(1, self.asr)) if self.parallel else 1
 
     def to_dict(self) -> dict[str, Any]:
         return {"cores": self.cores, "asr": self.asr, "speakers": self.speakers, "parallel": self.parallel}

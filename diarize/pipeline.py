@@ -57,13 +57,16 @@ class Models:
         self.cache = cache or ModelCache()
         self._lock = threading.Lock()
 
-    def asr(self, options: AsrOptions) -> Any:
-        """The Whisper model ``options`` ask for (faster-whisper or openai-whisper), warmed up."""
+    def asr(self, options: AsrOptions, workers: int = 1) -> Any:
+        """The Whisper model ``options`` ask for (faster-whisper or openai-whisper), warmed up; faster-whisper
+        with ``workers`` replicas (:attr:`~diarize.cores.ThreadPlan.asr_workers`)."""
         with self._lock:
             source, _ = self.cache.whisper_source(options.model_size, options.backend)
             check_task(source, options.language, options.task)
             if options.backend == "faster":
-                model = self.cache.faster_whisper(options.model_size, options.compute_type, options.cpu_threads)
+                model = self.cache.faster_whisper(
+                    options.model_size, options.compute_type, options.cpu_threads, workers
+                )
             else:
                 model = self.cache.openai_whisper(options.model_size)
             warm_up(model, options)
@@ -77,8 +80,8 @@ class Models:
 
     def load(self, config: PipelineConfig) -> None:
         """Load everything ``config`` needs now (so that per-file timings exclude model loading)."""
-        asr, speakers, _ = _stage_options(config)
-        self.asr(asr)
+        asr, speakers, plan = _stage_options(config)
+        self.asr(asr, plan.asr_workers)
         self.speakers(speakers)
 
     @staticmethod
@@ -156,7 +159,7 @@ def run(
                 "side by side" if plan.parallel else "one after the other")
     hook("models", 0, 2)
     with meter.stage("load_models"):
-        asr_model = models.asr(asr_options)
+        asr_model = models.asr(asr_options, plan.asr_workers)
         hook("models", 1, 2)
         speaker_models = models.speakers(speaker_options)
     hook("models", 2, 2)
@@ -269,12 +272,14 @@ def _side_by_side(
 ) -> tuple[Transcript, Diarization]:
     """Transcription here, the speaker stage in a worker thread; whichever fails first stops the other.
 
-    The first real error wins over the :class:`Cancelled` it causes in the other stage. With ``plan``, the
-    speaker stage runs on a :class:`~diarize.cores.ThreadBudget` of ``plan.speakers`` threads, raised to
-    ``plan.cores`` once transcription returns (:mod:`diarize.cores` rule 7).
+    The first real error wins over the :class:`Cancelled` it causes in the other stage. With ``plan``, each
+    stage runs on a :class:`~diarize.cores.ThreadBudget` of its plan's threads, raised to ``plan.cores`` once
+    the other stage is done (:mod:`diarize.cores` rule 7).
     """
     budget = ThreadBudget(plan.speakers if plan else 1)
+    asr_budget = ThreadBudget(plan.asr if plan else 1)
     bound = budget.bound if plan else contextlib.nullcontext
+    asr_bound = asr_budget.bound if plan else contextlib.nullcontext
 
     def speakers() -> Diarization:
         try:
@@ -286,8 +291,11 @@ def _side_by_side(
 
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="speakers") as pool:
         future: Future[Diarization] = pool.submit(speakers)
+        if plan is not None:  # transcription takes the speaker stage's cores when it is done
+            future.add_done_callback(lambda _: asr_budget.raise_to(plan.cores))
         try:
-            transcript = asr_stage()
+            with asr_bound():
+                transcript = asr_stage()
         except BaseException as exc:
             stop.failed.set()  # the speaker stage leaves at its next progress report
             wait([future])

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 import subprocess
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from itertools import pairwise
 from pathlib import Path
@@ -14,9 +15,10 @@ from typing import Any
 import numpy as np
 import pytest
 
+from diarize.asr.backends import TOKEN_MARGIN, TOKENS_PER_SECOND, make_backend, token_cap
 from diarize.asr.guards import find_loops
 from diarize.asr.options import AsrOptions
-from diarize.asr.transcription import pack_spans, transcribe
+from diarize.asr.transcription import decode_settings, pack_spans, transcribe
 from diarize.errors import ConfigError
 from diarize.types import Audio, MediaInfo, Span, Transcript
 
@@ -43,6 +45,7 @@ class FakeSegment:
     avg_logprob: float = -0.2
     no_speech_prob: float = 0.01
     compression_ratio: float = 1.2
+    tokens: tuple[int, ...] = (1, 2, 3)
 
 
 def seg(*words: tuple[float, float, str], **kw: float) -> FakeSegment:
@@ -61,14 +64,14 @@ def seg(*words: tuple[float, float, str], **kw: float) -> FakeSegment:
 class FakeModel:
     """Answers ``transcribe`` like faster-whisper's ``WhisperModel``, from a script of segments per call."""
 
-    script: Callable[[int, np.ndarray], list[FakeSegment]] = lambda call, samples: []
+    script: Callable[[int, np.ndarray], Iterable[FakeSegment]] = lambda call, samples: []
     multilingual: bool = False
     detected: Callable[[np.ndarray], list[tuple[str, float]]] = lambda audio: [("de", 0.9), ("en", 0.1)]
     calls: list[dict[str, Any]] = field(default_factory=list)
     detections: list[int] = field(default_factory=list)  # samples heard by each language detection
 
     def __post_init__(self) -> None:
-        self.model = SimpleNamespace(is_multilingual=self.multilingual)
+        self.model = SimpleNamespace(num_workers=1, is_multilingual=self.multilingual)
 
     def transcribe(self, samples: np.ndarray, **kw: Any) -> tuple[Iterator[FakeSegment], Any]:
         self.calls.append({"samples": samples.copy(), **kw})
@@ -88,7 +91,7 @@ def _audio(seconds: float, ramp: bool = False) -> Audio:
 
 
 def _run(
-    script: Callable[[int, np.ndarray], list[FakeSegment]],
+    script: Callable[[int, np.ndarray], Iterable[FakeSegment]],
     spans: list[Span],
     seconds: float = 60.0,
     **options: Any,
@@ -308,6 +311,46 @@ def test_find_loops() -> None:
     assert find_loops(words, 3, 6) == {2, 3, 4, 5}
     assert find_loops(["A,", "b.", "a", "B", "a", "b!"], 3, 6) == {2, 3, 4, 5}  # case and punctuation ignored
     assert find_loops(["one", "two", "three", "one", "two", "three"], 3, 6) == set()  # said twice only
+
+
+def test_tokens_per_pass_are_capped_by_the_window_length() -> None:
+    _, model = _run(lambda c, s: [], [Span(0.0, 5.0), Span(20.0, 50.0)], seconds=60.0)
+    assert [c["max_new_tokens"] for c in model.calls] == [token_cap(5.0, False), token_cap(30.0, False)]
+    assert token_cap(5.0, False) == 5 * TOKENS_PER_SECOND + TOKEN_MARGIN
+    assert token_cap(30.0, False) == 30 * TOKENS_PER_SECOND + TOKEN_MARGIN
+    assert token_cap(30.0, True) == 448 - 228  # room for faster-whisper's longest prompt
+    _, prompted = _run(lambda c, s: [], [Span(0.0, 30.0)], initial_prompt="Claflin")
+    assert prompted.calls[0]["max_new_tokens"] == token_cap(30.0, True)
+
+
+def test_a_runaway_loop_ends_its_window() -> None:
+    stuck = " gweithio'r" * 60
+    consumed: list[str] = []
+
+    def script(call: int, samples: np.ndarray) -> Iterator[FakeSegment]:
+        for segment in (
+            seg((0.0, 1.0, "Great.")),
+            FakeSegment(1.0, 9.0, stuck, [FakeWord(1.0, 9.0, stuck)], tokens=tuple(range(150))),
+            seg((9.0, 9.5, "new"), (9.5, 10.0, "new")),
+        ):
+            consumed.append(segment.text)
+            yield segment
+
+    transcript, _ = _run(script, [Span(0.0, 10.0)])  # a 10 s window: at most 152 tokens a pass
+    assert [w.text.strip() for w in transcript.words] == ["Great."]
+    assert consumed == [" Great.", stuck]  # the decoder is never asked for the pass after the loop
+    consumed.clear()
+    short = FakeSegment(1.0, 2.0, stuck, [FakeWord(1.0, 2.0, stuck)], tokens=tuple(range(20)))
+    kept, _ = _run(lambda c, s: [short, seg((9.0, 9.5, "new"))], [Span(0.0, 10.0)])  # short: decoding goes on
+    assert [w.text.strip() for w in kept.words] == ["new"]
+
+
+def test_without_the_loop_guard_the_decoder_runs_as_it_comes() -> None:
+    stuck = FakeSegment(1.0, 9.0, " new" * 80, [FakeWord(1.0, 9.0, " new" * 80)], tokens=tuple(range(300)))
+    model = FakeModel(lambda c, s: [stuck, seg((9.0, 9.5, "after"))])
+    settings = dataclasses.replace(decode_settings(AsrOptions()), loop_guard=False)
+    raw = make_backend("faster", model, settings).decode(np.zeros(10 * SR, np.float32), "en")
+    assert len(raw) == 2 and model.calls[0]["max_new_tokens"] is None
 
 
 def test_temperature_fallback_reaches_the_decoder() -> None:

@@ -214,3 +214,92 @@ def test_speaker_stage_takes_the_cores_transcription_leaves() -> None:
     assert result == ("transcript", "diarization")
     assert seen == [3, 4]
     assert current_budget() is None
+
+
+def test_transcription_takes_the_cores_the_speaker_stage_leaves() -> None:
+    from diarize.pipeline import _side_by_side, _Stop
+
+    plan = ThreadPlan(cores=2, asr=1, speakers=1, parallel=True)
+    assert plan.asr_workers == 2 and ThreadPlan(4, 2, 2, parallel=True).asr_workers == 2
+    assert ThreadPlan(2, 2, 2, parallel=False).asr_workers == 1
+    asr_running = threading.Event()
+    seen: list[int] = []
+
+    def speakers() -> str:
+        asr_running.wait()
+        return "diarization"
+
+    def asr() -> str:
+        budget = current_budget()
+        assert budget is not None
+        seen.append(budget.threads)
+        asr_running.set()
+        for _ in range(10_000):  # until the speaker stage has handed its core over (a bounded wait)
+            if budget.threads != seen[0]:
+                break
+            threading.Event().wait(0.001)
+        seen.append(budget.threads)
+        return "transcript"
+
+    result = _side_by_side(asr, speakers, _Stop(None), plan)  # type: ignore[arg-type]
+    assert result == ("transcript", "diarization")
+    assert seen == [1, 2]
+    assert current_budget() is None
+
+
+def test_windows_are_decoded_in_order_one_at_a_time_without_a_budget() -> None:
+    from diarize.asr.concurrency import decode_windows
+
+    threads: set[str] = set()
+    finished: list[int] = []
+
+    def decode(window: int) -> int:
+        threads.add(threading.current_thread().name)
+        return window * 10
+
+    assert decode_windows(decode, [1, 2, 3], 4, 1, finished.append) == [10, 20, 30]
+    assert finished == [0, 1, 2] and threads == {threading.current_thread().name}
+
+
+def test_windows_are_decoded_side_by_side_once_the_budget_grows() -> None:
+    from diarize.asr.concurrency import decode_windows
+
+    budget = ThreadBudget(1)
+    lock = threading.Lock()
+    running, most = [0], [0]
+    pair = threading.Barrier(2, timeout=10)  # windows 3 and 4 only pass it when they run at the same time
+
+    def decode(window: int) -> int:
+        with lock:
+            running[0] += 1
+            most[0] = max(most[0], running[0])
+        if window >= 3:
+            pair.wait()
+        with lock:
+            running[0] -= 1
+        return -window
+
+    def done(index: int) -> None:
+        if index == 2:
+            assert most[0] == 1  # one replica's worth of threads so far
+            budget.raise_to(2)  # the speaker stage finished
+
+    with budget.bound():
+        assert decode_windows(decode, [0, 1, 2, 3, 4], 2, 1, done) == [0, -1, -2, -3, -4]
+    assert most[0] == 2
+
+
+def test_a_failing_window_stops_the_others_and_raises() -> None:
+    from diarize.asr.concurrency import decode_windows
+
+    started: list[int] = []
+
+    def decode(window: int) -> int:
+        started.append(window)
+        if window == 1:
+            raise ValueError("window 1 is broken")
+        return window
+
+    with ThreadBudget(2).bound(), pytest.raises(ValueError, match="window 1"):
+        decode_windows(decode, list(range(20)), 2, 1, lambda index: None)
+    assert len(started) < 20

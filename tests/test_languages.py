@@ -182,6 +182,7 @@ class FakeSegment:
     avg_logprob: float = -0.2
     no_speech_prob: float = 0.01
     compression_ratio: float = 1.2
+    tokens: tuple[int, ...] = (1, 2, 3)
 
 
 @dataclass
@@ -193,9 +194,10 @@ class FakeModel:
     multilingual: bool = True
     calls: list[dict[str, Any]] = field(default_factory=list)
     encoded: list[int] = field(default_factory=list)  # frames of every detection's input
+    loops: frozenset[str] = frozenset()  # languages the decoder loops in
 
     def __post_init__(self) -> None:
-        self.model = SimpleNamespace(is_multilingual=self.multilingual, detect_language=self._detect)
+        self.model = SimpleNamespace(num_workers=1, is_multilingual=self.multilingual, detect_language=self._detect)
         self.feature_extractor = lambda samples: np.full((80, len(samples) // 160), samples[0], np.float32)
 
     def encode(self, features: np.ndarray) -> np.ndarray:
@@ -212,7 +214,8 @@ class FakeModel:
 
     def transcribe(self, samples: np.ndarray, **kw: Any) -> tuple[Iterator[FakeSegment], Any]:
         self.calls.append({"samples": len(samples), "value": round(float(samples[0]), 3), **kw})
-        w = SimpleNamespace(start=0.1, end=0.4, word=f" {kw['language']}", probability=0.9)
+        text = f" {kw['language']}" * (40 if kw["language"] in self.loops else 1)
+        w = SimpleNamespace(start=0.1, end=0.4, word=text, probability=0.9)
         return iter([FakeSegment(0.1, 0.4, w.word, [w])]), None
 
 
@@ -250,6 +253,20 @@ def test_detection_hears_one_region_even_when_regions_share_a_window() -> None:
     model = FakeModel(PROBABILITIES)
     transcribe(audio, spans, model, AsrOptions())
     assert [(c["language"], c["samples"]) for c in model.calls] == [("en", 4 * SR), ("de", round(8.5 * SR))]
+
+
+def test_a_window_that_loops_in_its_regions_language_is_decoded_in_the_files() -> None:
+    # far-field English heard as Welsh (0.72, confident) loops; the file is English
+    probabilities = {0.1: {"en": 0.9}, 0.2: {"cy": 0.72, "en": 0.27}, 0.3: {"en": 0.9}}
+    audio, spans = conversation([0.1, 0.2, 0.3])
+    model = FakeModel(probabilities, loops=frozenset({"cy"}))
+    transcript = transcribe(audio, spans, model, AsrOptions())
+    assert [(c["language"], c["value"]) for c in model.calls] == [("en", 0.1), ("cy", 0.2), ("en", 0.2), ("en", 0.3)]
+    assert [(s.language, s.text) for s in transcript.segments] == [("en", "en")] * 3
+    # a language that loops everywhere: the first decoding stays (its loop is dropped), nothing is kept twice
+    stuck = FakeModel(probabilities, loops=frozenset({"cy", "en"}))
+    assert transcribe(audio, spans, stuck, AsrOptions()).segments == ()
+    assert [c["language"] for c in stuck.calls] == ["en", "cy", "en", "en"]
 
 
 def test_forced_language_and_english_only_models_detect_nothing() -> None:

@@ -20,15 +20,46 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from diarize.asr.guards import RawSegment, RawWord
+from diarize.asr.guards import RawSegment, RawWord, repetitive
 from diarize.errors import ConfigError
+from diarize.types import SAMPLE_RATE
 
-__all__ = ["Backend", "DecodeSettings", "FasterBackend", "OpenaiBackend", "make_backend", "warm_up_openai"]
+__all__ = [
+    "TOKENS_PER_SECOND",
+    "TOKEN_MARGIN",
+    "Backend",
+    "DecodeSettings",
+    "FasterBackend",
+    "OpenaiBackend",
+    "make_backend",
+    "token_cap",
+    "warm_up_openai",
+]
 
 log = logging.getLogger(__name__)
 
 _WINDOW_FRAMES = 3000  # Whisper's 30 s input in feature frames
 _REGION_FRAMES = 1000  # shortest input a region's language is detected on (10 s)
+_MAX_LENGTH = 448  # Whisper's text context: prompt and generated tokens together
+_MAX_PROMPT = _MAX_LENGTH // 2 + 4  # faster-whisper keeps at most 223 prompt tokens, plus the start sequence
+
+TOKENS_PER_SECOND = 12
+"""Most tokens a window may generate per second of its audio (plus :data:`TOKEN_MARGIN`). Fast speech is about
+6 words, 8 tokens with timestamps, a second; a decoder caught in a loop (``gweithio'r gweithio'r …`` for
+far-field English heard as Welsh) otherwise runs on to Whisper's 448-token context, which on a 19 s window
+costs twice the time of decoding it properly, for text the loop guards then drop."""
+
+TOKEN_MARGIN = 32
+"""Tokens every window may generate besides :data:`TOKENS_PER_SECOND` (the start sequence, a short burst of
+speech in a short window)."""
+
+
+def token_cap(seconds: float, prompted: bool) -> int:
+    """New tokens faster-whisper may generate on a window of ``seconds``: :data:`TOKENS_PER_SECOND` per
+    second plus :data:`TOKEN_MARGIN`, within what Whisper's context leaves after the longest prompt
+    (``prompted``: an initial prompt, hotwords or the previous text) or after the start sequence alone."""
+    room = _MAX_LENGTH - (_MAX_PROMPT if prompted else 8)
+    return max(1, min(room, round(seconds * TOKENS_PER_SECOND) + TOKEN_MARGIN))
 
 
 @dataclass(frozen=True)
@@ -44,6 +75,9 @@ class DecodeSettings:
     initial_prompt: str | None
     hotwords: str | None = None
     task: str = "transcribe"
+    loop_guard: bool = True
+    """faster-whisper: cap the tokens of each pass (:func:`token_cap`) and end a window at a run-away loop.
+    Off, ``decode`` is the model's own ``transcribe`` as it comes (the benchmark's plain baseline)."""
 
 
 class Backend(Protocol):
@@ -51,6 +85,9 @@ class Backend(Protocol):
 
     @property
     def multilingual(self) -> bool: ...
+
+    @property
+    def replicas(self) -> int: ...
 
     def detect_language(self, samples: np.ndarray) -> tuple[str, float]: ...
 
@@ -97,6 +134,11 @@ class FasterBackend:
     def multilingual(self) -> bool:
         return bool(self.model.model.is_multilingual)
 
+    @property
+    def replicas(self) -> int:
+        """Windows the model can decode at once, from as many threads (its CTranslate2 replicas)."""
+        return int(self.model.model.num_workers)
+
     def detect_language(self, samples: np.ndarray) -> tuple[str, float]:
         return _best(self.language_probabilities(samples))
 
@@ -116,7 +158,12 @@ class FasterBackend:
         return {str(token)[2:-2]: float(p) for token, p in results}  # "<|de|>" -> "de"
 
     def decode(self, samples: np.ndarray, language: str) -> list[RawSegment]:
+        """The window's segments. At most :func:`token_cap` tokens are generated per pass, and a segment of
+        repetitive text holding half that many (a run-away loop) ends the window: after one the decoder
+        restarts where the loop's words end and, in the wrong language, loops again."""
         s = self.settings
+        prompted = bool(s.initial_prompt or s.hotwords or s.condition_on_previous_text)
+        cap = token_cap(len(samples) / SAMPLE_RATE, prompted) if s.loop_guard else None
         segments, _ = self.model.transcribe(
             samples,
             language=language,
@@ -132,23 +179,29 @@ class FasterBackend:
             hotwords=s.hotwords,
             word_timestamps=True,
             vad_filter=False,
+            max_new_tokens=cap,
         )
-        return [
-            RawSegment(
-                start=float(seg.start),
-                end=float(seg.end),
-                text=seg.text,
-                words=tuple(RawWord(w.start, w.end, w.word, w.probability) for w in seg.words or ()),
-                avg_logprob=float(seg.avg_logprob),
-                no_speech_prob=float(seg.no_speech_prob),
-                compression_ratio=float(seg.compression_ratio),
+        out: list[RawSegment] = []
+        for seg in segments:  # a generator: each pass is decoded when the loop asks for it
+            out.append(
+                RawSegment(
+                    start=float(seg.start),
+                    end=float(seg.end),
+                    text=seg.text,
+                    words=tuple(RawWord(w.start, w.end, w.word, w.probability) for w in seg.words or ()),
+                    avg_logprob=float(seg.avg_logprob),
+                    no_speech_prob=float(seg.no_speech_prob),
+                    compression_ratio=float(seg.compression_ratio),
+                )
             )
-            for seg in segments
-        ]
+            if cap is not None and len(seg.tokens) >= cap // 2 and repetitive(seg.text, s.compression_ratio_threshold):
+                log.debug("asr: %d tokens of repetitive text (a loop); the window ends there", len(seg.tokens))
+                break
+        return out
 
 
 class OpenaiBackend:
-    """openai-whisper (PyTorch, float32) on the CPU.
+    """openai-whisper (PyTorch, float32) on the CPU. It samples at most 224 tokens per pass on its own.
 
     Its OpenMP threads spin while waiting unless ``OMP_WAIT_POLICY=PASSIVE`` is set before torch starts; on a
     busy machine that slows decoding several-fold, so the variable is checked (not set) and a warning logged
@@ -169,6 +222,11 @@ class OpenaiBackend:
     @property
     def multilingual(self) -> bool:
         return bool(self.model.is_multilingual)
+
+    @property
+    def replicas(self) -> int:
+        """One: PyTorch's thread count is process-wide, so openai-whisper never runs beside itself."""
+        return 1
 
     def detect_language(self, samples: np.ndarray) -> tuple[str, float]:
         return _best(self.language_probabilities(samples))

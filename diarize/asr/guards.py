@@ -38,7 +38,7 @@ from diarize.spans import SpanMap
 from diarize.text import join_words
 from diarize.types import Segment, Span, Word
 
-__all__ = ["GuardOptions", "RawSegment", "RawWord", "clean_window", "compression_ratio", "find_loops"]
+__all__ = ["GuardOptions", "RawSegment", "RawWord", "clean_window", "compression_ratio", "find_loops", "repetitive"]
 
 log = logging.getLogger(__name__)
 
@@ -133,8 +133,7 @@ def _passes(segment: RawSegment, options: GuardOptions) -> bool:
     if options.no_speech_drop is not None and segment.no_speech_prob > options.no_speech_drop:
         log.debug("asr: dropped as silence (no_speech %.2f): %r", segment.no_speech_prob, segment.text)
         return False
-    ratio = options.compression_ratio_threshold
-    if ratio is not None and compression_ratio(segment.text) > ratio:
+    if repetitive(segment.text, options.compression_ratio_threshold):
         log.info(
             "asr: dropped a repetitive segment (compression %.2f): %r",
             compression_ratio(segment.text),
@@ -142,6 +141,11 @@ def _passes(segment: RawSegment, options: GuardOptions) -> bool:
         )
         return False
     return True
+
+
+def repetitive(text: str, threshold: float | None) -> bool:
+    """Whether ``text`` compresses better than ``threshold`` allows (rule 3; never with no threshold)."""
+    return threshold is not None and compression_ratio(text) > threshold
 
 
 def compression_ratio(text: str) -> float:

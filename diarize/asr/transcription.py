@@ -25,7 +25,8 @@ from itertools import pairwise
 from typing import Any
 
 from diarize.asr.backends import Backend, DecodeSettings, make_backend, warm_up_openai
-from diarize.asr.guards import GuardOptions, clean_window
+from diarize.asr.concurrency import decode_windows
+from diarize.asr.guards import GuardOptions, clean_window, repetitive
 from diarize.asr.language import (
     detect,
     dominant_language,
@@ -80,7 +81,8 @@ def transcribe(
         language, probability = _language(backend, options.language, windows, audio)
         detected = options.language is None and backend.multilingual
         windows = [replace(w, language=language if detected else None, decode_as=language) for w in windows]
-    segments = _decode(backend, audio, windows, _guard_options(options), hook)
+    fallback = language if regions else None
+    segments = _decode(backend, audio, windows, options, hook, fallback)
     return Transcript(
         segments=tuple(segments), language=language, language_probability=probability, regions=regions
     )
@@ -106,24 +108,53 @@ def _region_languages(
 
 
 def _decode(
-    backend: Backend, audio: Audio, windows: Sequence[Window], guards: GuardOptions, hook: Hook | None
+    backend: Backend,
+    audio: Audio,
+    windows: Sequence[Window],
+    options: AsrOptions,
+    hook: Hook | None,
+    fallback: str | None = None,
 ) -> list[Segment]:
     """Every window decoded in its language; the segments carry the window's ``language``.
 
-    Progress is reported in milliseconds of window audio, after each window: a long window moves it further.
+    A window decoded in another language than ``fallback`` (the file's, when languages are detected per
+    region) whose output holds repetitive text (a decoder loop: far-field English heard as Welsh loops on
+    ``gweithio'r``) is decoded again in ``fallback``, and the decoding that keeps more words wins.
+    Windows are decoded side by side as far as the stage's thread budget allows, ``options.cpu_threads``
+    threads each (:mod:`diarize.asr.concurrency`). Progress is reported in milliseconds of window audio, after each
+    window: a long window moves it further.
     """
-    segments: list[Segment] = []
+    guards = _guard_options(options)
     sizes = [window.spans.length * 1000 // audio.sample_rate for window in windows]
     if hook is not None:
         hook("asr", 0, sum(sizes))
-    for done, window in enumerate(windows, start=1):
+
+    def one(window: Window) -> list[Segment]:
         samples = window.spans.join(audio.samples)  # shape: (window.spans.length,)
         raw = backend.decode(samples, window.decode_as)
         kept = clean_window(raw, window.spans, window.speech, guards)
-        segments.extend(replace(s, language=window.language) for s in kept)
+        language = window.language
+        if (
+            fallback
+            and window.decode_as != fallback
+            and any(repetitive(s.text, guards.compression_ratio_threshold) for s in raw)
+        ):
+            again = clean_window(backend.decode(samples, fallback), window.spans, window.speech, guards)
+            if sum(len(s.words) for s in again) > sum(len(s.words) for s in kept):
+                log.info("asr: a window looped in %s; decoded in %s instead", window.decode_as, fallback)
+                kept, language = again, fallback
+        return [replace(s, language=language) for s in kept]
+
+    done = 0
+
+    def report(index: int) -> None:
+        nonlocal done
+        done += sizes[index]
         if hook is not None:
-            hook("asr", sum(sizes[:done]), sum(sizes))
-    return segments
+            hook("asr", done, sum(sizes))
+
+    decoded = decode_windows(one, windows, backend.replicas, options.cpu_threads, report)
+    return [s for window in decoded for s in window]
 
 
 def settle_speaker_languages(
@@ -147,7 +178,7 @@ def settle_speaker_languages(
         a.language != b.language for a, b in zip(regions, transcript.regions, strict=True)), len(fresh))
     backend = make_backend(options.backend, model, decode_settings(options))
     segments = [s for s in transcript.segments if not any(_holds(w, s) for w in stale)]
-    segments += _decode(backend, audio, fresh, _guard_options(options), None)
+    segments += _decode(backend, audio, fresh, options, None)
     return replace(
         transcript,
         segments=tuple(sorted(segments, key=lambda s: s.start)),

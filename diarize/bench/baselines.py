@@ -27,6 +27,7 @@ each diarization baseline with :func:`diarize.eval.metrics.der`.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -216,7 +217,8 @@ class WhisperBaseline:
         self.name = name
         self.threads = threads
         self.language = options.language
-        self._backend = make_backend(backend, model, decode_settings(options))
+        # the model's own transcribe, without our cap on tokens per pass and our stop at a run-away loop
+        self._backend = make_backend(backend, model, dataclasses.replace(decode_settings(options), loop_guard=False))
         if self.language is None and not self._backend.multilingual:
             self.language = "en"
 

@@ -290,10 +290,11 @@ class ModelCache:
         return {"asr_model": str(path), "asr_fingerprint": source.fingerprint(path)}
 
     def faster_whisper(
-        self, size: str = "tiny.en", compute_type: str = "int8", cpu_threads: int = 2
+        self, size: str = "tiny.en", compute_type: str = "int8", cpu_threads: int = 2, workers: int = 1
     ) -> faster_whisper.WhisperModel:
         """faster-whisper's ``WhisperModel`` on the CPU (``compute_type``: int8, float32, …) for ``size``: a shipped
-        name or any model :func:`~diarize.models.sources.resolve_whisper` finds."""
+        name or any model :func:`~diarize.models.sources.resolve_whisper` finds. ``workers`` replicas of
+        ``cpu_threads`` threads each decode that many windows at once when called from as many threads."""
         _, path = self.whisper_source(size, "faster")
         if cpu_threads < 0:
             raise ConfigError(f"cpu_threads must be 0 (automatic) or more, not {cpu_threads}")
@@ -316,13 +317,14 @@ class ModelCache:
                     device="cpu",
                     compute_type=compute_type,
                     cpu_threads=cpu_threads,
+                    num_workers=max(1, workers),
                     local_files_only=True,
                 )
             except (RuntimeError, ValueError, OSError) as exc:
                 problem = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
                 raise ModelError(f"{path}: CTranslate2 cannot load the model ({problem})") from exc
 
-        return _memoised(("faster-whisper", str(path), compute_type, cpu_threads), load)
+        return _memoised(("faster-whisper", str(path), compute_type, cpu_threads, max(1, workers)), load)
 
     def openai_whisper(self, size: str = "tiny.en") -> whisper.model.Whisper:
         """openai-whisper's ``Whisper`` (float32, CPU, eval mode) for ``size``: a shipped name (alignment heads
