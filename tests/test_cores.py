@@ -187,64 +187,48 @@ def test_bound_budget_is_seen_only_where_it_is_bound() -> None:
     assert seen == [1, 2, None]
 
 
-def test_speaker_stage_takes_the_cores_transcription_leaves() -> None:
+@pytest.mark.parametrize(
+    ("plan", "waiting", "expected"),
+    [
+        (ThreadPlan(cores=4, asr=1, speakers=3, parallel=True), "speakers", [3, 4]),
+        (ThreadPlan(cores=2, asr=1, speakers=1, parallel=True), "asr", [1, 2]),
+    ],
+)
+def test_the_stage_left_running_takes_the_cores_of_the_one_that_finished(
+    plan: ThreadPlan, waiting: str, expected: list[int]
+) -> None:
     from diarize.pipeline import _side_by_side, _Stop
 
-    plan = ThreadPlan(cores=4, asr=1, speakers=3, parallel=True)
-    asr_running = threading.Event()
+    started = threading.Event()
     seen: list[int] = []
 
-    def speakers() -> str:
+    def waits() -> str:
         budget = current_budget()
         assert budget is not None
         seen.append(budget.threads)
-        asr_running.set()
-        for _ in range(10_000):  # until the pipeline hands the cores over (a bounded wait, not a timing)
+        started.set()
+        for _ in range(10_000):  # until the other stage hands its cores over (a bounded wait, not a timing)
             if budget.threads != seen[0]:
                 break
             threading.Event().wait(0.001)
         seen.append(budget.threads)
-        return "diarization"
+        return waiting
 
-    def asr() -> str:
-        asr_running.wait()
-        return "transcript"
+    def finishes() -> str:
+        started.wait()
+        return "done"
 
+    asr, speakers = (waits, finishes) if waiting == "asr" else (finishes, waits)
     result = _side_by_side(asr, speakers, _Stop(None), plan)  # type: ignore[arg-type]
-    assert result == ("transcript", "diarization")
-    assert seen == [3, 4]
+    assert result == (("asr", "done") if waiting == "asr" else ("done", "speakers"))
+    assert seen == expected
     assert current_budget() is None
 
 
-def test_transcription_takes_the_cores_the_speaker_stage_leaves() -> None:
-    from diarize.pipeline import _side_by_side, _Stop
-
-    plan = ThreadPlan(cores=2, asr=1, speakers=1, parallel=True)
-    assert plan.asr_workers == 2 and ThreadPlan(4, 2, 2, parallel=True).asr_workers == 2
+def test_transcription_has_a_model_replica_per_share_of_the_budget() -> None:
+    assert ThreadPlan(2, 1, 1, parallel=True).asr_workers == 2
+    assert ThreadPlan(6, 2, 4, parallel=True).asr_workers == 3
     assert ThreadPlan(2, 2, 2, parallel=False).asr_workers == 1
-    asr_running = threading.Event()
-    seen: list[int] = []
-
-    def speakers() -> str:
-        asr_running.wait()
-        return "diarization"
-
-    def asr() -> str:
-        budget = current_budget()
-        assert budget is not None
-        seen.append(budget.threads)
-        asr_running.set()
-        for _ in range(10_000):  # until the speaker stage has handed its core over (a bounded wait)
-            if budget.threads != seen[0]:
-                break
-            threading.Event().wait(0.001)
-        seen.append(budget.threads)
-        return "transcript"
-
-    result = _side_by_side(asr, speakers, _Stop(None), plan)  # type: ignore[arg-type]
-    assert result == ("transcript", "diarization")
-    assert seen == [1, 2]
-    assert current_budget() is None
 
 
 def test_windows_are_decoded_in_order_one_at_a_time_without_a_budget() -> None:
