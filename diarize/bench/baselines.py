@@ -44,6 +44,7 @@ from diarize.types import Audio, Span, SpeakerTurn
 
 __all__ = [
     "BASELINES",
+    "DIARIZERS",
     "Baseline",
     "BaselineOutput",
     "Reference",
@@ -62,6 +63,9 @@ BASELINES: Mapping[str, str] = {
     "openai-whisper": "asr",
 }
 """Each baseline and the stage of ours it stands beside (``asr`` compares with our VAD + ASR)."""
+
+DIARIZERS: tuple[str, ...] = tuple(name for name, stage in BASELINES.items() if stage == "speakers")
+"""The baselines whose speaker turns are scored against a reference, in :data:`BASELINES` order."""
 
 _LANGUAGE_WINDOW = 30.0  # s: Whisper detects the language on its first input window
 
@@ -185,15 +189,13 @@ class PyannoteBaseline:
         )
 
     def run(self, audio: Audio) -> BaselineOutput:
-        import torch
         from pyannote.audio.pipelines.speaker_diarization import DiarizeOutput
 
         from diarize.models.offline import offline_environment
         from diarize.models.threads import torch_threads
+        from diarize.speakers.diarization import waveform_tensor
 
-        samples = np.array(audio.samples, dtype=np.float32)  # a writable copy for torch
-        # shape: (channel, time)
-        file = {"waveform": torch.from_numpy(samples).reshape(1, -1), "sample_rate": audio.sample_rate}
+        file = {"waveform": waveform_tensor(audio), "sample_rate": audio.sample_rate}
         offline_environment()  # pyannote reads its telemetry switch on every run
         with torch_threads(self.threads):
             output = self.pipeline(file)

