@@ -139,12 +139,17 @@ class FileFbank:
     def __init__(self, waveform: torch.Tensor, num_samples: int) -> None:
         """``waveform`` ``(samples,)``, zero-padded to ``num_samples`` when shorter (as windows past its end
         are)."""
-        padded = torch.nn.functional.pad(waveform.float(), (0, max(0, num_samples - waveform.shape[0])))
-        total = 1 + (padded.shape[0] - FRAME) // HOP if padded.shape[0] >= FRAME else 0
-        step = self.BLOCK_FRAMES
-        blocks = [fbank(padded[HOP * f : HOP * (min(f + step, total) - 1) + FRAME]) for f in range(0, total, step)]
-        # shape: (frames, 80)
-        self.features = torch.cat(blocks) if blocks else torch.empty(0, FBANK_DIM)
+        length = max(num_samples, waveform.shape[0])
+        total = 1 + (length - FRAME) // HOP if length >= FRAME else 0
+        # Filled block by block from slices of ``waveform``: no padded copy of the file, no list of blocks to
+        # join (on a 3-hour recording each would hold another 0.35–0.7 GB at once).
+        self.features = torch.empty(total, FBANK_DIM)  # shape: (frames, 80)
+        for first in range(0, total, self.BLOCK_FRAMES):
+            count = min(self.BLOCK_FRAMES, total - first)
+            block = waveform[HOP * first : HOP * (first + count - 1) + FRAME].float()
+            if block.shape[0] < HOP * (count - 1) + FRAME:  # past the waveform's end: zeros, as windows there are
+                block = torch.nn.functional.pad(block, (0, HOP * (count - 1) + FRAME - block.shape[0]))
+            self.features[first : first + count] = fbank(block)
 
     @staticmethod
     def aligned(start: int) -> bool:
