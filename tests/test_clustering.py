@@ -212,3 +212,30 @@ def test_oracle_maps_local_speakers_to_the_reference_and_rebuilds_its_turns() ->
     floor = oracle_diarization(frames, embeddings, reference, 4.0, SpeakerOptions(min_duration_on=0.0))
     assert len(floor.speakers) == 2
     assert der(reference, floor.turns, (Span(0.0, 4.0),), collar=0.0).der < 0.05
+
+
+@pytest.mark.parametrize("step", [1.0, 2.0, 0.9])
+def test_stitching_window_by_window_gives_pyannotes_aggregate_exactly(step: float) -> None:
+    from pyannote.audio import Inference
+    from pyannote.core import SlidingWindow, SlidingWindowFeature
+
+    from diarize.speakers.pyannote import _stitch
+
+    rng = np.random.default_rng(7)
+    num_chunks, num_frames, num_clusters = 40, 589, 5
+    scores = rng.random((num_chunks, num_frames, 3)).astype(np.float32)
+    hard = rng.integers(-2, num_clusters, size=(num_chunks, 3))
+    hard[3] = [1, 1, -2]  # two local speakers of one window in one cluster: the higher score counts
+    chunks = SlidingWindow(start=0.0, duration=10.0, step=step)
+    frames = SlidingWindow(start=0.0, duration=0.0619375, step=0.016875)  # segmentation-3.0's receptive field
+    stacked = np.full((num_chunks, num_frames, num_clusters), np.nan, dtype=np.float32)
+    for c in range(num_chunks):
+        for k in {k for k in hard[c].tolist() if k >= 0}:
+            stacked[c, :, k] = scores[c][:, hard[c] == k].max(axis=1)
+    expected = Inference.aggregate(
+        SlidingWindowFeature(stacked, chunks), frames, hamming=False, missing=0.0, skip_average=True
+    )
+    stitched = _stitch(SlidingWindowFeature(scores, chunks), hard, frames)
+    np.testing.assert_array_equal(stitched.data, expected.data)
+    assert stitched.sliding_window.start == expected.sliding_window.start
+    assert stitched.sliding_window.step == expected.sliding_window.step
