@@ -146,9 +146,10 @@ class FileFbank:
         self.features = torch.empty(total, FBANK_DIM)  # shape: (frames, 80)
         for first in range(0, total, self.BLOCK_FRAMES):
             count = min(self.BLOCK_FRAMES, total - first)
-            block = waveform[HOP * first : HOP * (first + count - 1) + FRAME].float()
-            if block.shape[0] < HOP * (count - 1) + FRAME:  # past the waveform's end: zeros, as windows there are
-                block = torch.nn.functional.pad(block, (0, HOP * (count - 1) + FRAME - block.shape[0]))
+            size = HOP * (count - 1) + FRAME  # samples that ``count`` frames cover
+            block = waveform[HOP * first : HOP * first + size].float()
+            if block.shape[0] < size:  # past the waveform's end: zeros, as windows there are
+                block = torch.nn.functional.pad(block, (0, size - block.shape[0]))
             self.features[first : first + count] = fbank(block)
 
     @staticmethod
