@@ -78,6 +78,7 @@ MAX_SAMPLES_PER_BYTE = 8192
 MAX_SPLIT_CHANNELS = 8
 """Most channels :func:`load_channels` decodes one by one by default: each costs the memory of a mono decode."""
 
+_RESERVE_LIMIT = 4 * 3600.0  # s: the most audio a header's duration reserves memory for up front
 _VFR_TOLERANCE = 1e-3  # s: frame intervals varying by more than this mean variable frame rate
 _PCM_CODEC = re.compile(r"pcm_[a-z]*?(8|16|24|32|64)")
 _PCM_8BIT_CODECS = ("pcm_alaw", "pcm_mulaw")
@@ -135,16 +136,16 @@ def _load(info: MediaInfo, pick: int | str | None) -> tuple[Audio, ...]:
     with _open(path) as container:
         stream = _audio_stream(path, container)
         declared = _declared_duration(stream)
-        outputs, decoded, rate = _decode(path, container, stream, pick)
+        outputs, decoded, rate = _decode(path, container, stream, pick, declared)
     if decoded == 0:
         raise MediaError(path, "the audio stream holds no samples")
     info = replace(info, duration=decoded / rate, sample_rate=rate)
     _check_truncation(path, declared=declared, decoded=info.duration)
-    if not any(len(c) for c in outputs[0]):
+    if len(outputs[0].samples) == 0:
         raise MediaError(path, f"holds only {decoded} samples at {rate} Hz, too short to resample to {SAMPLE_RATE} Hz")
     audios = []
-    for chunks in outputs:
-        samples = np.concatenate(chunks)
+    for signal in outputs:
+        samples = signal.samples
         np.clip(samples, -1.0, 1.0, out=samples)
         audios.append(Audio(samples=samples, info=info))
     logger.debug("decoded %s: %.3f s, %d Hz, %d ch, %s", path, info.duration, info.sample_rate, info.channels,
@@ -152,15 +153,45 @@ def _load(info: MediaInfo, pick: int | str | None) -> tuple[Audio, ...]:
     return tuple(audios)
 
 
-def _decode(path: Path, container: Any, stream: Any, pick: int | str | None) -> tuple[list[list[np.ndarray]], int, int]:
-    """Stream ``stream`` through the downmix (or the channel pick) and the resamplers: the 16 kHz chunks of
-    each output signal, the samples decoded, their rate."""
+class _Signal:
+    """A float32 signal appended to piece by piece, in one buffer that doubles when full.
+
+    ``reserve`` samples are reserved up front: reserved pages that are never written take no memory, so
+    reserving what the header declares decodes a truthful file without ever holding it twice.
+    """
+
+    def __init__(self, reserve: int) -> None:
+        self._buffer = np.empty(max(reserve, 1 << 16), dtype=np.float32)
+        self._size = 0
+
+    def extend(self, piece: np.ndarray) -> None:
+        end = self._size + len(piece)
+        if end > len(self._buffer):
+            grown = np.empty(max(end, 2 * len(self._buffer)), dtype=np.float32)
+            grown[: self._size] = self._buffer[: self._size]
+            self._buffer = grown
+        self._buffer[self._size : end] = piece
+        self._size = end
+
+    @property
+    def samples(self) -> np.ndarray:
+        """The samples appended so far (a view of the buffer)."""
+        return self._buffer[: self._size]
+
+
+def _decode(
+    path: Path, container: Any, stream: Any, pick: int | str | None, declared: float | None = None
+) -> tuple[list[_Signal], int, int]:
+    """Stream ``stream`` through the downmix (or the channel pick) and the resamplers: each output signal at
+    16 kHz, the samples decoded, their rate. ``declared`` (seconds, from the header) sizes the buffers."""
     import av
 
     budget = float(path.stat().st_size)
     pcm_bytes = _pcm_bytes(str(stream.codec_context.name))
     resamplers: list[Any] = []
-    outputs: list[list[np.ndarray]] = []
+    outputs: list[_Signal] = []
+    # a header may lie: a reservation beyond about 4 hours is left to the buffer's doubling
+    reserve = int(min(declared or 0.0, _RESERVE_LIMIT) * SAMPLE_RATE * 1.01) + SAMPLE_RATE
     decoded = rate = first_channels = 0
     try:
         for frame in container.decode(stream):
@@ -183,14 +214,16 @@ def _decode(path: Path, container: Any, stream: Any, pick: int | str | None) -> 
             mono = _mono_frames(frame, pick)
             while len(resamplers) < len(mono):
                 resamplers.append(av.AudioResampler(format="flt", layout="mono", rate=SAMPLE_RATE))
-                outputs.append([])
-            for resampler, chunks, piece in zip(resamplers, outputs, mono, strict=True):
-                chunks.extend(_plane(f) for f in resampler.resample(piece))
-        for resampler, chunks in zip(resamplers, outputs, strict=True):
-            chunks.extend(_plane(f) for f in resampler.resample(None))
+                outputs.append(_Signal(reserve))
+            for resampler, signal, piece in zip(resamplers, outputs, mono, strict=True):
+                for resampled in resampler.resample(piece):
+                    signal.extend(_plane(resampled))
+        for resampler, signal in zip(resamplers, outputs, strict=True):
+            for resampled in resampler.resample(None):
+                signal.extend(_plane(resampled))
     except (av.error.FFmpegError, ValueError) as exc:
         raise MediaError(path, f"corrupt or truncated audio after {decoded} samples ({_reason(exc)})") from exc
-    return outputs or [[]], decoded, rate
+    return outputs or [_Signal(0)], decoded, rate
 
 
 def _pcm_bytes(codec: str) -> float:

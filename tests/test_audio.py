@@ -74,6 +74,20 @@ def test_downmix_and_resample_preserve_a_tone(tmp_path):
     assert abs(peak_hz - 440) < 2
 
 
+def test_decoded_samples_are_exact_whether_the_header_sizes_the_buffer_or_it_grows(tmp_path, monkeypatch):
+    """A truthful header reserves one buffer that the samples fill without a copy; a header that declares far
+    less than the file holds makes the buffer grow, and every sample still arrives in order."""
+    path = tmp_path / "noise.wav"
+    pcm = np.random.default_rng(0).integers(-20_000, 20_000, 20 * SAMPLE_RATE + 123).astype(np.int16)
+    sf.write(path, pcm, SAMPLE_RATE, subtype="PCM_16")
+    expected = pcm.astype(np.float32) / 32768.0
+    audio = load_audio(path)
+    np.testing.assert_array_equal(audio.samples, expected)
+    assert audio.samples.base is not None and audio.samples.base.nbytes <= 1.02 * expected.nbytes + 4 * SAMPLE_RATE
+    monkeypatch.setattr(audio_module, "_declared_duration", lambda stream: 0.5)
+    np.testing.assert_array_equal(load_audio(path).samples, expected)
+
+
 def test_missing_file(tmp_path):
     with pytest.raises(MediaError, match="no such file"):
         load_audio(tmp_path / "absent.wav")
