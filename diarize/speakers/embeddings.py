@@ -15,14 +15,16 @@ matches how the networks were trained (on single-speaker utterances) better than
 
 Kaldi's fbank is computed frame by frame (each 25 ms frame every 10 ms from its own samples, no dither), so
 the CAM++ features of a window that starts on a multiple of 10 ms are rows of the whole file's:
-:func:`window_embeddings` computes them once per file (:class:`FileFbank`) instead of once per window and
-local speaker, each second of speech ``3 × 10 / step`` times.
+:func:`window_embeddings` computes them once per file (:class:`FileFbank`, block by block as the windows reach
+them) instead of once per window and local speaker, each second of speech ``3 × 10 / step`` times.
 """
 
 from __future__ import annotations
 
 import logging
 import math
+import threading
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -31,7 +33,7 @@ import numpy as np
 import torch
 
 from diarize.errors import ModelError
-from diarize.speakers.nets.campplus import FBANK_DIM, CAMPPlus, fbank, normalize_fbank
+from diarize.speakers.nets.campplus import CAMPPlus, fbank, normalize_fbank
 from diarize.speakers.nets.ge2e import GE2E, mel_spectrogram, normalize_volume
 
 if TYPE_CHECKING:
@@ -130,27 +132,30 @@ def embed_fbank(network: CAMPPlus, features: torch.Tensor, mask: torch.Tensor | 
 
 
 class FileFbank:
-    """The CAM++ fbank of a whole file, computed once and sliced per window (see the module docstring)."""
+    """The CAM++ fbank of a whole file, computed block by block as windows ask for it and sliced per window
+    (see the module docstring).
+
+    Windows are embedded in time order, so only the last :attr:`KEEP` blocks are kept: memory stays at a few
+    blocks however long the file is, where the whole fbank of a 3-hour recording takes 0.35 GB. A block is
+    computed from its own samples, so its frames are exactly those of the whole file's fbank. Threads may
+    share one instance.
+    """
 
     BLOCK_FRAMES = 1000
-    """Frames per fbank call (10 s): bounds the memory the framing takes on long files (and runs faster than
-    larger blocks: 0.36 ms per second of audio, against 0.75 ms in 60 s blocks)."""
+    """Frames per fbank call (10 s): bounds the memory the framing takes (and runs faster than larger blocks:
+    0.36 ms per second of audio, against 0.75 ms in 60 s blocks)."""
+
+    KEEP = 8
+    """Blocks kept for the windows still to come (a 10 s window spans two; threads embed neighbouring ones)."""
 
     def __init__(self, waveform: torch.Tensor, num_samples: int) -> None:
         """``waveform`` ``(samples,)``, zero-padded to ``num_samples`` when shorter (as windows past its end
         are)."""
         length = max(num_samples, waveform.shape[0])
-        total = 1 + (length - FRAME) // HOP if length >= FRAME else 0
-        # Filled block by block from slices of ``waveform``: no padded copy of the file, no list of blocks to
-        # join (on a 3-hour recording each would hold another 0.35–0.7 GB at once).
-        self.features = torch.empty(total, FBANK_DIM)  # shape: (frames, 80)
-        for first in range(0, total, self.BLOCK_FRAMES):
-            count = min(self.BLOCK_FRAMES, total - first)
-            size = HOP * (count - 1) + FRAME  # samples that ``count`` frames cover
-            block = waveform[HOP * first : HOP * first + size].float()
-            if block.shape[0] < size:  # past the waveform's end: zeros, as windows there are
-                block = torch.nn.functional.pad(block, (0, size - block.shape[0]))
-            self.features[first : first + count] = fbank(block)
+        self.frames = 1 + (length - FRAME) // HOP if length >= FRAME else 0
+        self._waveform = waveform
+        self._blocks: OrderedDict[int, torch.Tensor] = OrderedDict()  # block index -> (frames, 80)
+        self._lock = threading.Lock()
 
     @staticmethod
     def aligned(start: int) -> bool:
@@ -163,9 +168,31 @@ class FileFbank:
             raise ValueError(f"window [{start}, {end}) does not start on a 10 ms frame or is under 25 ms")
         first = start // HOP
         count = 1 + (end - start - FRAME) // HOP
-        if first + count > self.features.shape[0]:
-            raise ValueError(f"window [{start}, {end}) ends past the {self.features.shape[0]} frames computed")
-        return self.features[first : first + count]
+        if first + count > self.frames:
+            raise ValueError(f"window [{start}, {end}) ends past the {self.frames} frames computed")
+        size = self.BLOCK_FRAMES
+        with self._lock:
+            blocks = [self._block(b) for b in range(first // size, (first + count - 1) // size + 1)]
+        joined = blocks[0] if len(blocks) == 1 else torch.cat(blocks)
+        offset = first - first // size * size
+        return joined[offset : offset + count]
+
+    def _block(self, index: int) -> torch.Tensor:
+        """Block ``index`` of the fbank, from the kept ones or computed (the caller holds the lock)."""
+        block = self._blocks.get(index)
+        if block is not None:
+            self._blocks.move_to_end(index)
+            return block
+        first = index * self.BLOCK_FRAMES
+        count = min(self.BLOCK_FRAMES, self.frames - first)
+        size = HOP * (count - 1) + FRAME  # samples that ``count`` frames cover
+        samples = self._waveform[HOP * first : HOP * first + size].float()
+        if samples.shape[0] < size:  # past the waveform's end: zeros, as windows there are
+            samples = torch.nn.functional.pad(samples, (0, size - samples.shape[0]))
+        block = self._blocks[index] = fbank(samples)
+        while len(self._blocks) > self.KEEP:
+            self._blocks.popitem(last=False)
+        return block
 
 
 def window_embeddings(
