@@ -122,6 +122,14 @@ class SpanMap:
             out[joined : joined + len(piece)] = piece
         return out
 
+    def joined_sample(self, sample: int) -> int:
+        """Where original sample ``sample``, inside one of the pieces, lies in the joined audio."""
+        index = max(0, bisect.bisect_right([start for start, _ in self._orig], sample) - 1)
+        start, end = self._orig[index]
+        if not start <= sample <= end:
+            raise ValueError(f"sample {sample} lies in no piece")
+        return self._joined_starts[index] + sample - start
+
     def piece_index(self, time: float, is_end: bool = False) -> int:
         """The piece that joined time ``time`` (seconds) belongs to; times outside clamp to the ends."""
         if not self._orig:

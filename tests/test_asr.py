@@ -114,7 +114,7 @@ def test_model_hears_exactly_the_span_audio() -> None:
     audio = _audio(40.0, ramp=True)
     model = FakeModel()
     spans = [Span(1.0, 3.0), Span(10.0, 10.5), Span(20.0, 30.0)]
-    transcribe(audio, spans, model, AsrOptions(model_size="tiny.en", bridge=0.0, join_gap=0.25))
+    transcribe(audio, spans, model, AsrOptions(model_size="tiny.en", bridge=0.0, silence_pauses=False, join_gap=0.25))
     assert len(model.calls) == 1
     heard = model.calls[0]["samples"]
     gap = np.zeros(4000, dtype=np.float32)
@@ -131,9 +131,12 @@ def test_close_spans_share_a_window_with_the_audio_between() -> None:
     audio = _audio(40.0, ramp=True)
     model = FakeModel()
     transcribe(
-        audio, [Span(1.0, 3.0), Span(4.5, 6.0), Span(10.0, 12.0)], model, AsrOptions(model_size="tiny.en")
+        audio,
+        [Span(1.0, 3.0), Span(4.5, 6.0), Span(10.0, 12.0)],
+        model,
+        AsrOptions(model_size="tiny.en", silence_pauses=False),
     )
-    # 1.5 s apart: bridged with the real audio; 4 s apart: a new window (join_gap None).
+    # 1.5 s apart: bridged with the real audio; 4 s apart: a new window (silence_pauses off, join_gap None).
     assert [len(c["samples"]) for c in model.calls] == [5 * SR, 2 * SR]
     assert np.array_equal(model.calls[0]["samples"], audio.samples[16_000:96_000])
     assert np.array_equal(model.calls[1]["samples"], audio.samples[160_000:192_000])
@@ -155,7 +158,8 @@ def test_spans_are_packed_into_windows_of_at_most_30_s() -> None:
     # progress in milliseconds of window audio, after each window
     assert progress == [("asr", done, 95_200) for done in (0, 28_800, 57_600, 86_400, 95_200)]
     joined = FakeModel()
-    transcribe(_audio(100.0), spans, joined, AsrOptions(model_size="tiny.en", bridge=0.0, join_gap=0.0))
+    options = AsrOptions(model_size="tiny.en", bridge=0.0, silence_pauses=False, join_gap=0.0)
+    transcribe(_audio(100.0), spans, joined, options)
     assert [len(c["samples"]) for c in joined.calls] == [
         37 * 12_800,
         13 * 12_800,
@@ -163,20 +167,44 @@ def test_spans_are_packed_into_windows_of_at_most_30_s() -> None:
 
 
 def test_pack_spans_cuts_overlong_spans_and_keeps_touching_chunks_apart() -> None:
-    windows = pack_spans([Span(0.0, 70.0)], 30.0, 2.0, None, SR)
+    windows = pack_spans([Span(0.0, 70.0)], AsrOptions(model_size="tiny.en"), SR)
     cuts = [0, 373_333, 746_666, 1_120_000]  # 70 s in three equal parts, in whole samples
     assert [w.spans.span(0) for w in windows] == [Span(a / SR, b / SR) for a, b in pairwise(cuts)]
-    windows = pack_spans([Span(0.0, 25.0), Span(25.0, 50.0)], 30.0, 2.0, 0.0, SR)
+    windows = pack_spans([Span(0.0, 25.0), Span(25.0, 50.0)], AsrOptions(model_size="tiny.en"), SR)
     assert len(windows) == 2 and windows[1].spans.span(0) == Span(25.0, 50.0)
 
 
 def test_pack_spans_records_pieces_and_speech() -> None:
     spans = [Span(1.0, 2.0), Span(3.0, 4.0), Span(10.0, 11.0), Span(40.0, 66.0)]
-    (first, second) = pack_spans(spans, 30.0, 1.5, 0.5, SR)
+    joined = AsrOptions(model_size="tiny.en", bridge=1.5, silence_pauses=False, join_gap=0.5)
+    (first, second) = pack_spans(spans, joined, SR)
     assert [first.spans.span(i) for i in range(len(first.spans))] == [Span(1.0, 4.0), Span(10.0, 11.0)]
     assert first.spans.gap == 8_000 and first.spans.duration == 4.5
     assert first.speech == (Span(1.0, 2.0), Span(3.0, 4.0), Span(10.0, 11.0))
     assert second.speech == (Span(40.0, 66.0),)  # 4.5 + 0.5 + 26 s would not fit one window
+
+
+def test_pauses_beyond_the_bridge_are_silenced_at_their_real_length() -> None:
+    spans = [Span(1.0, 2.0), Span(3.0, 4.0), Span(10.0, 11.0), Span(25.0, 40.0)]
+    (first, second) = pack_spans(spans, AsrOptions(model_size="tiny.en", bridge=1.5), SR)
+    assert [first.spans.span(i) for i in range(len(first.spans))] == [Span(1.0, 11.0)]  # one piece, real times
+    assert first.silenced == ((4 * SR, 10 * SR),)  # the 6 s pause; the 1 s one is bridged with its audio
+    assert first.speech == (Span(1.0, 2.0), Span(3.0, 4.0), Span(10.0, 11.0))
+    assert second.speech == (Span(25.0, 40.0),) and second.silenced == ()  # 1 to 40 s would not fit 30 s
+    samples = np.ones(40 * SR, dtype=np.float32)
+    heard = first.audio(samples)
+    assert len(heard) == 10 * SR and heard[: 3 * SR].all() and not heard[3 * SR : 9 * SR].any()
+    assert heard[9 * SR :].all()
+
+
+def test_a_short_recording_is_one_window_decoded_at_real_times() -> None:
+    model = FakeModel()
+    spans = [Span(0.5, 2.5), Span(8.0, 25.0), Span(26.0, 29.5)]  # a 30 s file with a long pause in it
+    transcribe(_audio(30.0, ramp=True), spans, model, AsrOptions(model_size="tiny.en"))
+    (call,) = model.calls  # one encoder input from 0.5 to 29.5 s; the 5.5 s pause is silent
+    heard = call["samples"]
+    assert len(heard) == 29 * SR and not heard[2 * SR : 7 * SR + SR // 2].any()
+    assert heard[2 * SR - 1] > 0 and heard[7 * SR + SR // 2] > 0
 
 
 def test_touching_vad_chunks_are_not_merged_again() -> None:
@@ -190,7 +218,7 @@ def test_word_times_map_back_to_the_original_timeline() -> None:
     def script(call: int, samples: np.ndarray) -> list[FakeSegment]:
         return [seg((0.1, 0.5, "one"), (0.6, 1.9, "two")), seg((2.2, 2.6, "three"), (4.0, 4.9, "four"))]
 
-    transcript, _ = _run(script, [Span(5.0, 7.0), Span(20.0, 23.0)], bridge=0.0, join_gap=0.0)
+    transcript, _ = _run(script, [Span(5.0, 7.0), Span(20.0, 23.0)], bridge=0.0, silence_pauses=False, join_gap=0.0)
     words = transcript.words
     assert [w.text.strip() for w in words] == ["one", "two", "three", "four"]
     times = [t for w in words for t in (w.start, w.end)]
@@ -206,7 +234,7 @@ def test_words_are_clamped_into_the_span_holding_their_midpoint() -> None:
     def script(call: int, samples: np.ndarray) -> list[FakeSegment]:
         return [seg((1.5, 2.1, "left"), (1.9, 2.9, "right"), (3.9, 4.5, "late"))]
 
-    transcript, _ = _run(script, [Span(5.0, 7.0), Span(20.0, 22.0)], bridge=0.0, join_gap=0.0)
+    transcript, _ = _run(script, [Span(5.0, 7.0), Span(20.0, 22.0)], bridge=0.0, silence_pauses=False, join_gap=0.0)
     left, right, late = transcript.words
     assert (left.start, left.end) == pytest.approx((6.5, 7.0))  # midpoint 1.8: first span, end clamped
     assert (right.start, right.end) == pytest.approx((20.0, 20.9))  # midpoint 2.4: second span, start clamped
@@ -379,7 +407,8 @@ def test_language_is_judged_on_the_windows_with_most_speech() -> None:
     }
     model = FakeModel(multilingual=True, detected=lambda audio: by_length[len(audio)])
     spans = [Span(0.0, 0.5), Span(10.0, 14.0), Span(20.0, 23.0), Span(30.0, 32.0)]  # four windows
-    transcript = transcribe(_audio(40.0), spans, model, AsrOptions(model_size="base", language_mode="file"))
+    options = AsrOptions(model_size="base", language_mode="file", silence_pauses=False)
+    transcript = transcribe(_audio(40.0), spans, model, options)
     assert model.detections == [4 * SR, 3 * SR, 2 * SR]
     # Weighted by seconds of speech: es (2.4 + 0.6 + 1.8) / 9 beats en (1.6 + 2.4 + 0.2) / 9.
     assert transcript.language == "es" and transcript.language_probability == pytest.approx(4.8 / 9)

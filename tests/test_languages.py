@@ -162,7 +162,7 @@ def test_windows_never_mix_languages_and_one_language_packs_as_before() -> None:
     spans = [Span(0, 5), Span(5.5, 9), Span(9.5, 14), Span(15, 20)]
     options = AsrOptions()
     one = [region(s.start, s.end, "en", True) for s in spans]
-    before = pack_spans(spans, options.window, options.bridge, options.join_gap, SR)
+    before = pack_spans(spans, options, SR)
     packed = pack_by_language(one, spans, options, SR)
     assert [(w.speech, w.language) for w in packed] == [(w.speech, "en") for w in before]
     mixed = [dataclasses.replace(r, language=lang) for r, lang in zip(one, ["en", "de", "de", "en"], strict=True)]
@@ -220,8 +220,8 @@ class FakeModel:
 
 
 def conversation(values: list[float], seconds: float = 4.0, pause: float = 3.0) -> tuple[Audio, list[Span]]:
-    """Regions of ``seconds`` each, ``pause`` apart (a window each with the default bridge of 2 s), region
-    ``k`` filled with ``values[k]``."""
+    """Regions of ``seconds`` each, ``pause`` apart (a window each with the default bridge of 2 s when pauses
+    are not silenced), region ``k`` filled with ``values[k]``."""
     step = seconds + pause
     samples = np.zeros(round(step * len(values) * SR), np.float32)
     spans = []
@@ -272,11 +272,11 @@ def test_a_window_that_loops_in_its_regions_language_is_decoded_in_the_files() -
 def test_forced_language_and_english_only_models_detect_nothing() -> None:
     audio, spans = conversation([0.1, 0.2])
     forced = FakeModel(PROBABILITIES)
-    transcript = transcribe(audio, spans, forced, AsrOptions(language="es"))
+    transcript = transcribe(audio, spans, forced, AsrOptions(language="es", silence_pauses=False))
     assert forced.encoded == [] and [c["language"] for c in forced.calls] == ["es", "es"]
     assert [s.language for s in transcript.segments] == [None, None] and transcript.regions == ()
     english = FakeModel(PROBABILITIES, multilingual=False)
-    transcript = transcribe(audio, spans, english, AsrOptions(model_size="tiny.en"))
+    transcript = transcribe(audio, spans, english, AsrOptions(model_size="tiny.en", silence_pauses=False))
     assert [c["language"] for c in english.calls] == ["en", "en"]
     assert [s.language for s in transcript.segments] == [None, None] and transcript.language == "en"
 
@@ -284,7 +284,7 @@ def test_forced_language_and_english_only_models_detect_nothing() -> None:
 def test_file_mode_detects_once_and_forces_one_language() -> None:
     audio, spans = conversation([0.1, 0.2, 0.1])
     model = FakeModel(PROBABILITIES)
-    transcript = transcribe(audio, spans, model, AsrOptions(language_mode="file"))
+    transcript = transcribe(audio, spans, model, AsrOptions(language_mode="file", silence_pauses=False))
     assert [c["language"] for c in model.calls] == ["en"] * 3 and model.encoded == []
     assert [s.language for s in transcript.segments] == ["en"] * 3 and transcript.regions == ()
 
@@ -294,16 +294,17 @@ def test_regions_that_take_their_speakers_language_are_decoded_again() -> None:
     probabilities = {0.1: {"de": 0.9}, 0.2: {"en": 0.5, "de": 0.15}, 0.3: {"fr": 0.9}, 0.4: {"fr": 0.9}}
     audio, spans = conversation([0.1, 0.2, 0.3, 0.4])
     model = FakeModel(probabilities)
-    transcript = transcribe(audio, spans, model, AsrOptions())
+    options = AsrOptions(silence_pauses=False)  # a window per region
+    transcript = transcribe(audio, spans, model, options)
     assert [s.language for s in transcript.segments] == ["de", "en", "fr", "fr"] and transcript.language == "fr"
     attributed = [dataclasses.replace(s, words=tuple(dataclasses.replace(w, speaker=who) for w in s.words))
                   for s, who in zip(transcript.segments, ["A", "A", "B", "B"], strict=True)]
-    settled = settle_speaker_languages(audio, transcript, attributed, model, AsrOptions())
+    settled = settle_speaker_languages(audio, transcript, attributed, model, options)
     assert [s.language for s in settled.segments] == ["de", "de", "fr", "fr"]
     assert [(c["language"], c["value"]) for c in model.calls[4:]] == [("de", 0.2)]  # only that window again
     assert [r.language for r in settled.regions] == ["de", "de", "fr", "fr"]
     assert settled.language == "de"  # 8 s of each: the first heard
-    unchanged = settle_speaker_languages(audio, settled, attributed, model, AsrOptions())
+    unchanged = settle_speaker_languages(audio, settled, attributed, model, options)
     assert unchanged is settled and len(model.calls) == 5
 
 

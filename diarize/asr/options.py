@@ -119,10 +119,16 @@ class AsrOptions:
     bridge: float = 2.0
     """Speech spans at most this far apart (seconds) share a window with the real audio between them."""
 
+    silence_pauses: bool = True
+    """Spans further apart than ``bridge`` still share a window while it has room, with the pause between them
+    kept at its real length but silenced: the encoder runs once per 30 s of recording, as in plain Whisper,
+    the word times need no mapping across joins, and Whisper hears nothing that voice activity detection
+    judged not to be speech (where it hallucinates)."""
+
     join_gap: float | None = None
-    """Spans further apart share a window too, joined with this many seconds of silence between them, or, when
-    ``None``, each starts a new window (Whisper tends to pull the first word after such a join back across
-    it)."""
+    """With ``silence_pauses`` off, spans further apart than ``bridge`` share a window too, joined with this
+    many seconds of silence between them, or, when ``None``, each starts a new window (Whisper tends to pull
+    the first word after such a join back across it)."""
 
     language_mode: LanguageMode = "segment"
     """With a multilingual model and no forced ``language``: ``segment`` detects the language of every speech

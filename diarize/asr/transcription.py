@@ -2,12 +2,15 @@
 
 The speech spans are packed, in order, into windows of at most ``window`` seconds (Whisper's 30 s input).
 Spans at most ``bridge`` seconds apart share a window together with the real audio between them, so that
-Whisper hears natural pauses; spans further apart start a new window, or, with ``join_gap`` set, are joined to
-the window after that much silence (fewer windows, but Whisper then tends to pull the first word after a join
-back across it). A window is decoded by one of two backends (:mod:`diarize.asr.backends`); its output passes
-the guards of :mod:`diarize.asr.guards` (silence, repetition, loops); its word times are mapped back to the
-original timeline through the window's :class:`~diarize.spans.SpanMap` and clamped inside the speech span
-that holds each word. Windows are decoded one at a time, so memory stays bounded however long the audio is.
+Whisper hears natural pauses. Spans further apart share it too while it has room, with the pause between them
+kept at its real length but silenced (``silence_pauses``, the default): one encoder pass per 30 s of the
+recording, as in plain Whisper, and no words heard where voice activity detection found none. With
+``silence_pauses`` off they start a new window, or, with ``join_gap`` set, are joined to the window after that
+much silence (Whisper then tends to pull the first word after a join back across it). A window is decoded
+by one of two backends (:mod:`diarize.asr.backends`); its output passes the guards of
+:mod:`diarize.asr.guards` (silence, repetition, loops); its word times are mapped back to the original
+timeline through the window's :class:`~diarize.spans.SpanMap` and clamped inside the speech span that holds
+each word. Windows are decoded one at a time, so memory stays bounded however long the audio is.
 
 The language is the forced one, or ``en`` for an English-only model. Otherwise, with ``language_mode``
 ``segment`` (the default), it is detected per speech region and each region decoded in its own, windows never
@@ -23,6 +26,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from itertools import pairwise
 from typing import Any
+
+import numpy as np
 
 from diarize.asr.backends import Backend, DecodeSettings, make_backend, warm_up_openai
 from diarize.asr.concurrency import decode_windows
@@ -77,7 +82,7 @@ def transcribe(
         regions, language, probability = _region_languages(backend, clean, audio, options, hook)
         windows = pack_by_language(regions, clean, options, audio.sample_rate)
     else:
-        windows = pack_spans(clean, options.window, options.bridge, options.join_gap, audio.sample_rate)
+        windows = pack_spans(clean, options, audio.sample_rate)
         language, probability = _language(backend, options.language, windows, audio)
         detected = options.language is None and backend.multilingual
         windows = [replace(w, language=language if detected else None, decode_as=language) for w in windows]
@@ -96,7 +101,7 @@ def _region_languages(
     detections = detect(backend, audio, spans, options.language_min_speech, hook)
     mean = mean_probabilities(detections)
     if not mean:  # nothing long enough to judge: the per-file rule on the windows
-        windows = pack_spans(spans, options.window, options.bridge, options.join_gap, audio.sample_rate)
+        windows = pack_spans(spans, options, audio.sample_rate)
         guess, p = _language(backend, None, windows, audio)
         mean = {guess: p or 0.0}
     prior = max(mean, key=lambda k: mean[k])
@@ -130,7 +135,7 @@ def _decode(
         hook("asr", 0, sum(sizes))
 
     def one(window: Window) -> list[Segment]:
-        samples = window.spans.join(audio.samples)  # shape: (window.spans.length,)
+        samples = window.audio(audio.samples)  # shape: (window.spans.length,)
         raw = backend.decode(samples, window.decode_as)
         kept = clean_window(raw, window.spans, window.speech, guards)
         language = window.language
@@ -201,7 +206,7 @@ def pack_by_language(
     for i, (region, span) in enumerate(zip(regions, spans, strict=True)):
         run.append(span)
         if i + 1 == len(regions) or regions[i + 1].language != region.language:
-            packed = pack_spans(run, options.window, options.bridge, options.join_gap, sample_rate)
+            packed = pack_spans(run, options, sample_rate)
             windows += [replace(w, language=region.language, decode_as=region.language) for w in packed]
             run = []
     return windows
@@ -225,7 +230,7 @@ def _language(
         return "", None
     candidates = sorted(windows[:_DETECTION_CANDIDATES], key=lambda w: -sum(s.duration for s in w.speech))
     mean = weighted_mean(
-        (sum(s.duration for s in window.speech), backend.language_probabilities(window.spans.join(audio.samples)))
+        (sum(s.duration for s in window.speech), backend.language_probabilities(window.audio(audio.samples)))
         for window in candidates[:_DETECTION_WINDOWS]
     )
     language = max(mean, key=lambda k: mean[k])
@@ -253,33 +258,50 @@ class Window:
     """The language the window's segments record: ``None`` when it was forced or the model is English-only."""
     decode_as: str = ""
     """The language the window is decoded in."""
+    silenced: tuple[tuple[int, int], ...] = ()
+    """Pauses inside the pieces that the decoder hears as silence: ``[start, end)`` original sample
+    indices."""
+
+    def audio(self, samples: np.ndarray) -> np.ndarray:
+        """What the decoder hears: the pieces of ``samples`` (the whole recording) joined, pauses silenced."""
+        out = self.spans.join(samples)  # shape: (self.spans.length,)
+        for start, end in self.silenced:
+            at = self.spans.joined_sample(start)
+            out[at : at + end - start] = 0
+        return out
 
 
-def pack_spans(
-    spans: Sequence[Span], window: float, bridge: float, join_gap: float | None, sample_rate: int
-) -> list[Window]:
-    """Sorted, non-overlapping speech ``spans`` packed in order into windows of at most ``window`` seconds.
+def pack_spans(spans: Sequence[Span], options: AsrOptions, sample_rate: int) -> list[Window]:
+    """Sorted, non-overlapping speech ``spans`` packed in order into windows of at most ``options.window``
+    seconds.
 
     A span joins the window of the span before it when the audio fits: with the real audio between them when
-    they are at most ``bridge`` seconds apart, else (unless ``join_gap`` is ``None``) as a new piece after
-    ``join_gap`` seconds of silence. A span longer than a window is cut into equal parts that fit.
+    they are at most ``options.bridge`` seconds apart; else with that pause silenced at its real length
+    (``options.silence_pauses``), or as a new piece after ``options.join_gap`` seconds of silence (unless it
+    is ``None``). A span longer than a window is cut into equal parts that fit.
     """
-    limit = int(window * sample_rate)
-    max_bridge = round(bridge * sample_rate)
+    limit = int(options.window * sample_rate)
+    max_bridge = round(options.bridge * sample_rate)
+    join_gap = None if options.silence_pauses else options.join_gap
     gap = None if join_gap is None else round(join_gap * sample_rate)
     windows: list[Window] = []
     pieces: list[list[int]] = []
     speech: list[Span] = []
+    silenced: list[tuple[int, int]] = []
     used = 0
 
     def close() -> None:
-        windows.append(Window(SpanMap([(a, b) for a, b in pieces], sample_rate, gap or 0), tuple(speech)))
+        joined = SpanMap([(a, b) for a, b in pieces], sample_rate, gap or 0)
+        windows.append(Window(joined, tuple(speech), silenced=tuple(silenced)))
 
     for span in spans:
         for start, end in _fit(
             round(span.start * sample_rate), round(span.end * sample_rate), limit, sample_rate
         ):
-            if pieces and start - pieces[-1][1] <= max_bridge and used + end - pieces[-1][1] <= limit:
+            pause = start - pieces[-1][1] if pieces else 0
+            if pieces and (pause <= max_bridge or options.silence_pauses) and used + end - pieces[-1][1] <= limit:
+                if pause > max_bridge:
+                    silenced.append((pieces[-1][1], start))
                 used += end - pieces[-1][1]
                 pieces[-1][1] = end
             elif pieces and gap is not None and used + gap + end - start <= limit:
@@ -288,7 +310,7 @@ def pack_spans(
             else:
                 if pieces:
                     close()
-                pieces, speech, used = [[start, end]], [], end - start
+                pieces, speech, silenced, used = [[start, end]], [], [], end - start
             speech.append(Span(start / sample_rate, end / sample_rate))
     if pieces:
         close()
