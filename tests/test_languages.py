@@ -194,19 +194,22 @@ class FakeModel:
     multilingual: bool = True
     calls: list[dict[str, Any]] = field(default_factory=list)
     encoded: list[int] = field(default_factory=list)  # frames of every detection's input
+    batches: list[int] = field(default_factory=list)  # regions of every encoder call
     loops: frozenset[str] = frozenset()  # languages the decoder loops in
 
     def __post_init__(self) -> None:
         self.model = SimpleNamespace(num_workers=1, is_multilingual=self.multilingual, detect_language=self._detect)
         self.feature_extractor = lambda samples: np.full((80, len(samples) // 160), samples[0], np.float32)
 
-    def encode(self, features: np.ndarray) -> np.ndarray:
-        self.encoded.append(features.shape[-1])
+    def encode(self, features: np.ndarray) -> np.ndarray:  # a batch: (regions, n_mels, frames)
+        self.encoded += [features.shape[-1]] * len(features)
+        self.batches.append(len(features))
         return features
 
     def _detect(self, features: np.ndarray) -> list[list[tuple[str, float]]]:
-        found = self.probabilities[round(float(features[0, 0]), 3)]
-        return [[(f"<|{k}|>", p) for k, p in sorted(found.items(), key=lambda kv: -kv[1])]]
+        batch = features if features.ndim == 3 else features[None]
+        found = [self.probabilities[round(float(one[0, 0]), 3)] for one in batch]
+        return [[(f"<|{k}|>", p) for k, p in sorted(f.items(), key=lambda kv: -kv[1])] for f in found]
 
     def detect_language(self, audio: np.ndarray) -> tuple[str, float, list[tuple[str, float]]]:
         found = self._detect(audio[None, :1])[0]
@@ -244,8 +247,18 @@ def test_each_region_is_decoded_in_its_own_language() -> None:
     assert [c["value"] for c in model.calls] == [0.1, 0.2, 0.1, 0.3, 0.1]
     assert [s.language for s in transcript.segments] == ["en", "de", "en", "fr", "en"]
     assert transcript.language == "en" and transcript.language_probability == pytest.approx((3 * 0.9 + 0.05 + 0.2) / 5)
-    assert model.encoded == [1000] * 5  # each region on its own 4 s, padded to 10 s (not 30 s)
+    assert model.encoded == [1000] * 5  # each region on its own 4 s, padded to 10 s (not 30 s), in batches
     assert [r.language for r in transcript.regions] == ["en", "de", "en", "fr", "en"]
+
+
+def test_regions_are_judged_on_their_first_10_s_a_few_per_encoder_pass() -> None:
+    audio, spans = conversation([0.1, 0.2, 0.1, 0.2, 0.1, 0.2], seconds=15.0)
+    model = FakeModel(PROBABILITIES)
+    progress: list[tuple[str, int, int]] = []
+    transcript = transcribe(audio, spans, model, AsrOptions(cpu_threads=4), hook=lambda *p: progress.append(p))
+    assert model.encoded == [1000] * 6 and model.batches == [4, 2]  # as many regions as threads per pass
+    assert [r.language for r in transcript.regions] == ["en", "de"] * 3
+    assert [p for p in progress if p[0] == "language"] == [("language", 0, 6), ("language", 4, 6), ("language", 6, 6)]
 
 
 def test_detection_hears_one_region_even_when_regions_share_a_window() -> None:

@@ -4,9 +4,10 @@ With a multilingual model, no forced language and ``AsrOptions.language_mode == 
 decided per speech region (one span of voice activity detection, at most 30 s), by these rules:
 
 1. **Detection.** Every region of at least ``language_min_speech`` seconds has Whisper's language-token
-   probabilities measured on its own audio (its first 30 s: one encoder pass, at the region's own length
-   with faster-whisper, see :meth:`~diarize.asr.backends.FasterBackend.region_probabilities`), never on a
-   window that joins it to other regions. Shorter regions are not judged: a second of speech is too little
+   probabilities measured on its own audio (its first 10 s; with faster-whisper as many regions share one
+   encoder pass as the model has threads, see
+   :meth:`~diarize.asr.backends.FasterBackend.region_probabilities`), never on a window that joins it to
+   other regions. Shorter regions are not judged: a second of speech is too little
    to tell languages apart.
 2. **Confidence.** A judged region whose most probable language reaches ``language_threshold`` is confident
    and keeps that language.
@@ -63,7 +64,7 @@ __all__ = [
     "weighted_mean",
 ]
 
-_MAX_DETECTION = 30.0  # seconds of a region that language detection hears (Whisper's input)
+_MAX_DETECTION = 10.0  # seconds of a region that language detection hears
 
 CONTEXT_WEIGHT = 5.0
 """Rule 4: how many times its probability a language of a region's context counts against the region's own
@@ -85,7 +86,7 @@ class Detection:
 
 
 def detection_span(span: Span) -> Span:
-    """The part of ``span`` that language detection hears: its first 30 s."""
+    """The part of ``span`` that language detection hears: its first 10 s."""
     return Span(span.start, min(span.end, span.start + _MAX_DETECTION))
 
 
@@ -93,18 +94,22 @@ def detect(
     backend: Backend, audio: Audio, spans: Sequence[Span], min_speech: float, hook: Hook | None = None
 ) -> list[Detection]:
     """Rule 1: the language probabilities of every region of at least ``min_speech`` seconds, on its own
-    first 30 s (progress: stage ``language``)."""
-    detections: list[Detection] = []
+    first 10 s, ``backend.detection_batch`` regions at a time (progress: stage ``language``, in regions)."""
+    judged = [i for i, span in enumerate(spans) if span.duration >= min_speech]
+    found: dict[int, Mapping[str, float]] = {}
     if hook is not None:
         hook("language", 0, len(spans))
-    for done, span in enumerate(spans, start=1):
-        heard = detection_span(span)
-        judged = span.duration >= min_speech
-        probabilities = backend.region_probabilities(audio.slice(heard.start, heard.end)) if judged else {}
-        detections.append(Detection(span, probabilities))
+    size = backend.detection_batch
+    for at in range(0, len(judged), size):
+        batch = judged[at : at + size]
+        heard = [detection_span(spans[i]) for i in batch]
+        found.update(zip(batch, backend.region_probabilities([audio.slice(h.start, h.end) for h in heard]),
+                         strict=True))
         if hook is not None:
-            hook("language", done, len(spans))
-    return detections
+            hook("language", batch[-1] + 1, len(spans))
+    if hook is not None and (not judged or judged[-1] + 1 < len(spans)):
+        hook("language", len(spans), len(spans))
+    return [Detection(span, found.get(i, {})) for i, span in enumerate(spans)]
 
 
 def mean_probabilities(detections: Sequence[Detection]) -> dict[str, float]:

@@ -42,6 +42,7 @@ from diarize.asr.language import (
     weighted_mean,
 )
 from diarize.asr.options import AsrOptions
+from diarize.cores import available_cores
 from diarize.errors import ConfigError
 from diarize.hooks import Hook
 from diarize.spans import SpanMap, merge_spans
@@ -347,6 +348,7 @@ def decode_settings(options: AsrOptions) -> DecodeSettings:
         initial_prompt=options.initial_prompt,
         hotwords=options.hotwords,
         task=options.task,
+        threads=options.cpu_threads or available_cores(),
     )
 
 
