@@ -61,6 +61,7 @@ def test_json_validates_and_every_word_has_a_speaker(simconv_run):
     jsonschema = pytest.importorskip("jsonschema")
     data = json.loads((simconv_run / "simconv_en_text.json").read_text())
     jsonschema.validate(data, RESULT_SCHEMA)
+    assert set(data["provenance"]) <= set(RESULT_SCHEMA["$defs"]["provenance"]["properties"])  # all documented
     result = Result.from_dict(data)
     assert result.words, "no words transcribed"
     assert all(w.speaker in result.speakers for w in result.words)
