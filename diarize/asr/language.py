@@ -100,14 +100,16 @@ def detect(
     if hook is not None:
         hook("language", 0, len(spans))
     size = backend.detection_batch
+    done = 0
     for at in range(0, len(judged), size):
         batch = judged[at : at + size]
         heard = [detection_span(spans[i]) for i in batch]
         found.update(zip(batch, backend.region_probabilities([audio.slice(h.start, h.end) for h in heard]),
                          strict=True))
+        done = batch[-1] + 1
         if hook is not None:
-            hook("language", batch[-1] + 1, len(spans))
-    if hook is not None and (not judged or judged[-1] + 1 < len(spans)):
+            hook("language", done, len(spans))
+    if hook is not None and done < len(spans):
         hook("language", len(spans), len(spans))
     return [Detection(span, found.get(i, {})) for i, span in enumerate(spans)]
 
